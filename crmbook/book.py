@@ -1,0 +1,646 @@
+"""The Book: one workbook as typed DataFrames per entity, changed through one generic API.
+
+    book = crmbook.open("shop.xlsx")
+    book.customers.df                      # typed pandas DataFrame
+    cid = book.customers.add(name="Anna", email="anna@example.com")
+    book.interactions.add(customer_id=cid, when="2024-05-01 10:00", channel="call")
+    book.save()
+
+Sheets are read lazily (only what a job touches), records are validated before they enter
+the book, and a save rewrites only the sheets that changed (see io/writer.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import os
+import re
+import uuid
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from crmbook.errors import CrmbookError, RecordError
+from crmbook.io.package import Package
+from crmbook.io.reader import RawSheet, Reader, to_raw_sheet
+from crmbook.io.safety import FileState, atomic_replace, check_not_locked
+from crmbook.io.template import meta_rows, write_template
+from crmbook.io.writer import SheetChange, write_workbook
+from crmbook.schema import EXCEL_MAX_ROWS, SCHEMA, Schema, Sheet
+from crmbook.validation import (
+    ERROR,
+    WARNING,
+    Checker,
+    Report,
+    TypedSheet,
+    canonical_choices,
+    check_records,
+    empty_column,
+    parse_column,
+    type_sheet,
+)
+
+
+def open(path: str | os.PathLike, *, user: str | None = None, dayfirst: bool = True) -> Book:
+    """Open a crmbook workbook for reading and changing."""
+    return Book(Path(path), user=user, dayfirst=dayfirst)
+
+
+def create(path: str | os.PathLike, *, user: str | None = None, overwrite: bool = False) -> Book:
+    """Write a new empty workbook from the schema and open it."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise CrmbookError(f"{path} already exists; choose another name or delete it first")
+    now = dt.datetime.now().replace(microsecond=0)
+    tmp = path.with_name(f".{path.name}.crmbook-new")
+    write_template(tmp, workbook_id=uuid.uuid4().hex, now=now)
+    atomic_replace(tmp, path, backups=0)
+    return Book(path, user=user)
+
+
+def format_id(prefix: str, number: int) -> str:
+    return f"{prefix}-{number:06d}"
+
+
+def id_number(record_id: str) -> int:
+    match = re.search(r"(\d+)$", record_id)
+    return int(match.group(1)) if match else 0
+
+
+class Table:
+    """The records of one entity sheet."""
+
+    def __init__(self, book: Book, sheet: Sheet):
+        self.book = book
+        self.sheet = sheet
+        self._typed: TypedSheet | None = None
+        self._new: list[pd.DataFrame] = []
+        self._rewrite = False
+        self._pending_append = 0
+        self._kept_raw: dict[str, pd.Series] = {}
+
+    def __repr__(self) -> str:
+        return f"<Table {self.sheet.name}: {len(self)} records>"
+
+    def __len__(self) -> int:
+        return len(self.df)
+
+    # ------------------------------------------------------------ reading
+
+    @property
+    def typed(self) -> TypedSheet:
+        if self._typed is None:
+            self._typed = self.book._load(self.sheet)
+        if self._new:
+            new = pd.concat(self._new, ignore_index=True)
+            self._new = []
+            self._typed.frame, self._typed.rows = _append(self._typed, new)
+            self._pending_append += len(new)
+        return self._typed
+
+    @property
+    def df(self) -> pd.DataFrame:
+        """The records as a typed DataFrame (schema columns, then the user's own columns)."""
+        return self.typed.frame
+
+    @property
+    def keys(self) -> set[str]:
+        return set(self.df[self.sheet.key].dropna())
+
+    def get(self, key: str) -> dict:
+        """One record as a dict; KeyError names what was not found."""
+        return self.df.loc[self._position(key)].to_dict()
+
+    def _position(self, key: str):
+        frame = self.df
+        hits = frame.index[frame[self.sheet.key] == key]
+        if len(hits) == 0:
+            raise KeyError(
+                f"no {self.sheet.entity} with {self.sheet.key} {key!r} in {self.sheet.name}"
+            )
+        return hits[0]
+
+    # ------------------------------------------------------------ changing
+
+    def add(self, **values: object) -> str:
+        """Add one record; returns its id (or name for Sources, Templates, Competitors)."""
+        return self.add_many([values])[0]
+
+    def add_many(
+        self, records: Iterable[Mapping] | pd.DataFrame, *, keep_ids: bool = False
+    ) -> list[str]:
+        """Add records in one go (validated together); nothing is added if any is wrong."""
+        raw = records if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
+        unknown = [c for c in raw.columns if not self.sheet.has(c)]
+        if unknown:
+            raise RecordError(
+                f"{self.sheet.name} has no column {', '.join(map(repr, unknown))}; "
+                f"columns are: {', '.join(self.sheet.columns)}"
+            )
+        if raw.empty:
+            return []
+        new = self._typed_records(raw.reset_index(drop=True))
+        now = pd.Timestamp(self.book.now())
+        if self.sheet.id_prefix:
+            new["id"] = self.book._assign_ids(self.sheet, new["id"] if keep_ids else None, len(new))
+        for stamp in ("created", "updated"):
+            if self.sheet.has(stamp):
+                new[stamp] = new[stamp].fillna(now) if keep_ids else now
+        self._check(new, is_new=True)
+        total = self.book._row_count(self) + len(new)
+        if total >= EXCEL_MAX_ROWS:
+            raise RecordError(
+                f"{self.sheet.name} would hold {total:,} records; an Excel sheet "
+                f"holds at most {EXCEL_MAX_ROWS - 1:,} below its header"
+            )
+        if self._typed is None:
+            self._new.append(new)
+        else:
+            self._typed.frame, self._typed.rows = _append(self._typed, new)
+            self._pending_append += len(new)
+        keys = new[self.sheet.key].tolist()
+        self.book._log_many(self.sheet, keys, "", "", "added")
+        return keys
+
+    def update(self, key: str, **values: object) -> None:
+        """Change fields of one record; the change is validated and logged."""
+        unknown = [c for c in values if not self.sheet.has(c)]
+        if unknown or "id" in values:
+            bad = unknown or ["id"]
+            raise RecordError(f"cannot set {', '.join(bad)} on {self.sheet.name}")
+        position = self._position(key)
+        frame = self.df
+        current = frame.loc[[position]].reset_index(drop=True)
+        given = self._typed_records(pd.DataFrame([values]), defaults=False)
+        candidate = current.copy()
+        for name in values:
+            candidate[name] = given[name].astype(candidate[name].dtype, errors="ignore")
+        if self.sheet.has("updated"):
+            candidate["updated"] = pd.Timestamp(self.book.now())
+        self._check(candidate, is_new=False, ignore_key=key)
+        for name in candidate.columns:
+            if name not in frame.columns:
+                continue
+            old, new = frame.at[position, name], candidate.at[0, name]
+            if _same(old, new):
+                continue
+            frame.at[position, name] = new
+            if name != "updated":
+                self.book._log_many(self.sheet, [key], name, _shown(old), _shown(new))
+                if name in self._kept_raw:
+                    self._kept_raw[name] = self._kept_raw[name].drop(position, errors="ignore")
+        self._rewrite = True
+
+    def delete(self, key: str) -> None:
+        """Remove one record. Its id is never given out again."""
+        position = self._position(key)
+        frame = self.df
+        summary = ", ".join(
+            f"{k}={_shown(v)}" for k, v in frame.loc[position].items() if not _missing(v)
+        )
+        self.typed.frame = frame.drop(index=position)
+        self.typed.rows = self.typed.rows.drop(index=position)
+        self._rewrite = True
+        self.book._log_many(self.sheet, [key], "", summary, "deleted")
+
+    # ------------------------------------------------------------ helpers
+
+    def _typed_records(self, raw: pd.DataFrame, defaults: bool = True) -> pd.DataFrame:
+        checker = Checker(self.book.schema)
+        columns = {}
+        for f in self.sheet.fields:
+            if f.name in raw:
+                parsed = parse_column(f, raw[f.name].astype(object), self.book.dayfirst)
+                for value in raw[f.name][parsed.bad]:
+                    checker.add(
+                        f"bad-{f.type}",
+                        ERROR,
+                        self.sheet.name,
+                        None,
+                        f.name,
+                        value,
+                        parsed.problem,
+                        parsed.fix,
+                    )
+                col = parsed.values
+                if defaults and f.default is not None and f.type != "bool":
+                    col = col.fillna(f.default)
+                columns[f.name] = col
+            else:
+                col = empty_column(f, len(raw))
+                if defaults and f.default is not None and f.type != "bool":
+                    col = col.fillna(f.default)
+                columns[f.name] = col
+        if checker.issues:
+            raise RecordError(_issues_message(self.sheet, checker.issues), checker.issues)
+        frame = pd.DataFrame(columns)
+        canonical_choices(frame, self.sheet, self.book.lists)
+        return frame
+
+    def _check(self, new: pd.DataFrame, *, is_new: bool, ignore_key: str | None = None) -> None:
+        checker = Checker(self.book.schema)
+        typed = TypedSheet(
+            self.sheet, new, pd.Series([None] * len(new), dtype=object), list(new.columns)
+        )
+        keys = self.book._reference_keys(self.sheet)
+        check_records(typed, checker, self.book.lists, keys, self.book.today())
+        key = self.sheet.key
+        if not self.sheet.id_prefix or is_new:
+            existing = self.keys if self._typed is not None or not self.sheet.id_prefix else set()
+            existing.discard(ignore_key)
+            clash = new[key][new[key].isin(existing)]
+            for value in clash:
+                checker.add(
+                    "duplicate",
+                    ERROR,
+                    self.sheet.name,
+                    None,
+                    key,
+                    value,
+                    f"{key} '{value}' already exists",
+                    f"choose another {key}",
+                )
+        errors = [i for i in checker.issues if i.severity == ERROR]
+        if errors:
+            raise RecordError(_issues_message(self.sheet, errors), errors)
+
+    def _change(self) -> SheetChange | None:
+        if self._rewrite:
+            typed = self.typed
+            return SheetChange(
+                "rewrite", self._for_writing(typed.frame, typed.layout), typed.header_row
+            )
+        if self._new or self._pending_append:
+            new = pd.concat(self._new, ignore_index=True) if self._new else pd.DataFrame()
+            if self._typed is not None and self._pending_append:
+                new = self._typed.frame.iloc[-self._pending_append :]
+            layout = self._typed.layout if self._typed else self.book._layout(self.sheet)
+            header_row = (
+                self._typed.header_row if self._typed else self.book._header_row(self.sheet)
+            )
+            return SheetChange("append", self._for_writing(new, layout), header_row)
+        return None
+
+    def _for_writing(self, frame: pd.DataFrame, layout: list[str]) -> pd.DataFrame:
+        out = pd.DataFrame(
+            {name: frame.get(name, None) for name in layout}, index=frame.index
+        )
+        for name, raw in self._kept_raw.items():
+            if name in out:
+                keep = raw.index.intersection(out.index)
+                keep = keep[out.loc[keep, name].isna()]
+                if len(keep):
+                    out[name] = out[name].astype(object)
+                    out.loc[keep, name] = raw[keep]
+        return out
+
+    def _saved(self, last_row: int) -> None:
+        if self._typed is not None:
+            if self._rewrite:
+                first = self._typed.header_row + 1
+                self._typed.rows = pd.Series(
+                    range(first, first + len(self._typed.frame)),
+                    index=self._typed.frame.index,
+                    dtype=object,
+                )
+            elif self._pending_append:
+                n = self._pending_append
+                rows = self._typed.rows.copy().astype(object)
+                rows.iloc[-n:] = list(range(last_row - n + 1, last_row + 1))
+                self._typed.rows = rows
+        self._new, self._rewrite, self._pending_append = [], False, 0
+
+
+def _append(typed: TypedSheet, new: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    start = (typed.frame.index.max() + 1) if len(typed.frame) else 0
+    new = new.set_axis(pd.RangeIndex(start, start + len(new)))
+    for name in typed.frame.columns:
+        if name not in new:
+            new[name] = None
+    frame = (
+        pd.concat([typed.frame, new[typed.frame.columns]])
+        if len(typed.frame)
+        else new[typed.frame.columns].copy()
+    )
+    for name in typed.frame.columns:
+        if frame[name].dtype != typed.frame[name].dtype and len(typed.frame):
+            frame[name] = frame[name].astype(typed.frame[name].dtype, errors="ignore")
+    rows = pd.concat(
+        [typed.rows.astype(object), pd.Series([None] * len(new), index=new.index, dtype=object)]
+    )
+    return frame, rows
+
+
+def _missing(value: object) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _same(a: object, b: object) -> bool:
+    if _missing(a) and _missing(b):
+        return True
+    if _missing(a) or _missing(b):
+        return False
+    return a == b
+
+
+def _shown(value: object) -> str:
+    if _missing(value):
+        return ""
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d") if value == value.normalize() else str(value)
+    return str(value)
+
+
+def _issues_message(sheet: Sheet, issues: list) -> str:
+    lines = [f"{sheet.name}: the record was not saved:"]
+    lines += [
+        f"  - {i.column}: {i.message}"
+        + (f" ({i.value})" if not _missing(i.value) and i.value not in ("", None) else "")
+        + f". {i.fix}"
+        for i in issues
+    ]
+    return "\n".join(lines)
+
+
+class Book:
+    """A crmbook workbook: typed tables, the Lists vocabularies, validation and save."""
+
+    def __init__(
+        self, path: Path, *, user: str | None = None, dayfirst: bool = True, schema: Schema = SCHEMA
+    ):
+        self.path = Path(path)
+        self.schema = schema
+        self.dayfirst = dayfirst
+        self.user = user or os.environ.get("CRMBOOK_USER") or _login_name()
+        with Package(self.path) as pkg:
+            self.sheet_names = list(pkg.sheets)
+        self._state = FileState.of(self.path)
+        self._reader = Reader(self.path)
+        self._load_issues: dict[str, list] = {}
+        self.tables = {s.name: Table(self, s) for s in schema.sheets}
+        self.meta = self._read_meta()
+        self.lists = self._read_lists()
+        self._meta_changed = False
+        self._log: list[dict] = []
+
+    def __repr__(self) -> str:
+        return f"<Book {self.path.name}>"
+
+    def __getattr__(self, name: str) -> Table:
+        tables = self.__dict__.get("tables", {})
+        for table in tables.values():
+            if name in (table.sheet.name.lower(), table.sheet.entity + "s"):
+                return table
+        raise AttributeError(name)
+
+    def table(self, name: str) -> Table:
+        """A table by sheet name ("Customers") or entity ("customer")."""
+        return self.tables[self.schema.sheet(name).name]
+
+    # ------------------------------------------------------------ clock and user
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now().replace(microsecond=0)
+
+    def today(self) -> dt.date:
+        return self.now().date()
+
+    # ------------------------------------------------------------ reading
+
+    def _raw(self, name: str) -> RawSheet:
+        if name not in self.sheet_names:
+            return RawSheet.empty(name)
+        return self._reader.sheet(name)
+
+    def _load(self, sheet: Sheet) -> TypedSheet:
+        checker = Checker(self.schema)
+        if sheet.name not in self.sheet_names:
+            checker.add(
+                "missing-sheet",
+                ERROR,
+                sheet.name,
+                None,
+                None,
+                None,
+                f"the workbook has no sheet '{sheet.name}'",
+                "restore the sheet, or copy it from a new workbook made by crmbook init",
+            )
+        raw = self._raw(sheet.name)
+        typed = type_sheet(sheet, raw, checker, self.dayfirst)
+        canonical_choices(typed.frame, sheet, self.lists)
+        table = self.tables[sheet.name]
+        for name in {i.column for i in checker.issues if i.code.startswith("bad-")}:
+            original = raw.frame.iloc[:, typed.layout.index(name)].reset_index(drop=True)
+            unreadable = typed.frame[name].isna() & original.map(lambda v: v not in (None, ""))
+            table._kept_raw[name] = original[unreadable]
+        if sheet.id_prefix and len(typed.frame):
+            missing = typed.frame["id"].isna()
+            if missing.any():
+                ids = self._assign_ids(sheet, None, int(missing.sum()), existing=typed.frame["id"])
+                for row, new_id in zip(typed.rows[missing], ids, strict=True):
+                    checker.add(
+                        "missing-id",
+                        WARNING,
+                        sheet.name,
+                        row,
+                        "id",
+                        None,
+                        f"the record had no id; crmbook gave it {new_id}",
+                        "nothing to do: the id is written on the next save",
+                    )
+                typed.frame.loc[missing, "id"] = ids
+                table._rewrite = True
+            else:
+                self._bump_counter(sheet, typed.frame["id"])
+        self._load_issues[sheet.name] = checker.issues
+        return typed
+
+    def _layout(self, sheet: Sheet) -> list[str]:
+        return self._header_info(sheet)[0]
+
+    def _header_row(self, sheet: Sheet) -> int:
+        return self._header_info(sheet)[1]
+
+    def _header_info(self, sheet: Sheet) -> tuple[list[str], int]:
+        """The sheet's column order without reading all its rows (for appending)."""
+        if sheet.name not in self.sheet_names:
+            raise CrmbookError(
+                f"the workbook has no sheet '{sheet.name}'; cannot store "
+                f"{sheet.entity} records. Restore the sheet first."
+            )
+        values = self._reader.values(sheet.name)
+        head = next((i for i, row in enumerate(values) if any(v not in ("", None) for v in row)), 0)
+        raw = to_raw_sheet(sheet.name, values[: head + 1])
+        typed = type_sheet(sheet, raw, Checker(self.schema))
+        return typed.layout, raw.header_row
+
+    def _row_count(self, table: Table) -> int:
+        if table._typed is not None:
+            return len(table._typed.frame)
+        return sum(len(f) for f in table._new)
+
+    def _read_meta(self) -> dict[str, object]:
+        raw = self._raw(self.schema.meta_sheet)
+        if raw.frame.empty:
+            return {}
+        return {str(k): v for k, v in zip(raw.frame.iloc[:, 0], raw.frame.iloc[:, 1], strict=True)}
+
+    def _read_lists(self) -> dict[str, list[str]]:
+        raw = self._raw(self.schema.lists_sheet)
+        lists = {}
+        for vocab in self.schema.vocabularies:
+            if vocab.name in raw.header:
+                col = raw.frame[vocab.name]
+                lists[vocab.name] = [str(v).strip() for v in col if v not in (None, "")]
+            else:
+                lists[vocab.name] = list(vocab.values)
+        return lists
+
+    def _reference_keys(self, sheet: Sheet) -> dict[str, set[str]]:
+        targets = {f.ref for f in sheet.fields if f.ref}
+        return {t: self.table(t).keys for t in targets}
+
+    # ------------------------------------------------------------ ids and log
+
+    def _counter_key(self, sheet: Sheet) -> str:
+        return f"next_id.{sheet.name}"
+
+    def _bump_counter(self, sheet: Sheet, ids: pd.Series) -> None:
+        numbers = ids.dropna().map(id_number)
+        if len(numbers):
+            key = self._counter_key(sheet)
+            if int(numbers.max()) + 1 > int(self.meta.get(key, 1) or 1):
+                self.meta[key] = int(numbers.max()) + 1
+                self._meta_changed = True
+
+    def _assign_ids(
+        self, sheet: Sheet, given: pd.Series | None, n: int, existing: pd.Series | None = None
+    ) -> list[str]:
+        if existing is not None:
+            self._bump_counter(sheet, existing)
+        key = self._counter_key(sheet)
+        start = int(self.meta.get(key, 1) or 1)
+        if given is not None and given.notna().all():
+            self._bump_counter(sheet, given)
+            return given.tolist()
+        ids = [format_id(sheet.id_prefix, start + i) for i in range(n)]
+        self.meta[key] = start + n
+        self._meta_changed = True
+        return ids
+
+    def _log_many(self, sheet: Sheet, keys: list[str], field: str, old: str, new: str) -> None:
+        when = self.now()
+        self._log.extend(
+            {
+                "when": when,
+                "who": self.user,
+                "sheet": sheet.name,
+                "record": k,
+                "field": field,
+                "old": old,
+                "new": new,
+            }
+            for k in keys
+        )
+
+    # ------------------------------------------------------------ validation and save
+
+    def validate(self) -> Report:
+        """Every problem in the workbook, as a Report (see Report.to_frame())."""
+        checker = Checker(self.schema)
+        for vocab in self.schema.vocabularies:
+            if (
+                self.schema.lists_sheet in self.sheet_names
+                and vocab.name not in self._raw_lists_header()
+            ):
+                checker.add(
+                    "missing-list",
+                    WARNING,
+                    self.schema.lists_sheet,
+                    1,
+                    vocab.name,
+                    None,
+                    f"the list '{vocab.name}' is missing; crmbook uses its defaults",
+                    f"add a column headed '{vocab.name}' to the Lists sheet",
+                )
+        typed = {s.name: self.table(s.name).typed for s in self.schema.sheets}
+        for issues in self._load_issues.values():
+            checker.issues.extend(issues)
+        keys = {
+            name: set(t.frame[t.sheet.key].dropna()) for name, t in typed.items() if t.sheet.key
+        }
+        for t in typed.values():
+            check_records(t, checker, self.lists, keys, self.today())
+        return checker.report()
+
+    def _raw_lists_header(self) -> list[str]:
+        return self._raw(self.schema.lists_sheet).header
+
+    @property
+    def changed(self) -> bool:
+        return (
+            bool(self._log)
+            or self._meta_changed
+            or any(t._rewrite or t._new or t._pending_append for t in self.tables.values())
+        )
+
+    def save(
+        self, path: str | os.PathLike | None = None, *, force: bool = False, backups: int = 3
+    ) -> Path:
+        """Write the changes atomically; refuse if someone else has the file open or changed it."""
+        target = Path(path) if path else self.path
+        if target == self.path:
+            check_not_locked(self.path, force=force)
+            self._state.check_unchanged(self.path, force=force)
+        changes: dict[str, SheetChange] = {}
+        for name, table in self.tables.items():
+            if table.sheet.system:
+                continue
+            change = table._change()
+            if change is not None:
+                changes[name] = change
+        if self._log and "Log" in self.sheet_names:
+            log_sheet = self.schema.sheet("Log")
+            frame = pd.DataFrame(self._log)
+            layout = self._layout(log_sheet)
+            changes[log_sheet.name] = SheetChange(
+                "append",
+                pd.DataFrame({c: frame.get(c) for c in layout}),
+                self._header_row(log_sheet),
+            )
+        if (self._meta_changed or changes) and self.schema.meta_sheet in self.sheet_names:
+            rows = dict(meta_rows(self.schema, "", self.now()))
+            rows.update(self.meta)
+            meta = pd.DataFrame({"key": ["key", *rows.keys()], "value": ["value", *rows.values()]})
+            changes[self.schema.meta_sheet] = SheetChange("rewrite", meta.iloc[1:], 1)
+        tmp = target.with_name(f".{target.name}.crmbook-{uuid.uuid4().hex[:8]}")
+        try:
+            last_rows = write_workbook(self.path, tmp, changes)
+            atomic_replace(tmp, target, backups=backups)
+        finally:
+            tmp.unlink(missing_ok=True)
+        for name, table in self.tables.items():
+            if name in changes:
+                table._saved(last_rows.get(name, 0))
+        self._log = []
+        self._meta_changed = False
+        self.path = target
+        self._state = FileState.of(target)
+        self._reader.close()
+        self._reader = Reader(target)
+        return target
+
+    def close(self) -> None:
+        self._reader.close()
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

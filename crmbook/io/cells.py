@@ -1,0 +1,110 @@
+"""Turn DataFrame columns into SpreadsheetML cell XML, a column at a time.
+
+Only values are written here; every formatting decision (number formats, widths,
+validations) stays in the sheet's own XML, which the writer keeps.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+from openpyxl.utils import get_column_letter
+
+EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+_NEEDS_ESCAPE = re.compile(r"[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def escape(text: str) -> str:
+    """XML-escape text; characters XML cannot hold become Excel's _xHHHH_ escapes."""
+    if _NEEDS_ESCAPE.search(text) is None:
+        return text
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _ILLEGAL.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
+
+
+def excel_serial(value: dt.date | dt.datetime | pd.Timestamp) -> float:
+    return (pd.Timestamp(value) - EXCEL_EPOCH) / pd.Timedelta(days=1)
+
+
+def _number(x: float) -> str:
+    text = repr(float(x))
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _serials(series: pd.Series) -> list[str | None]:
+    days = (series - EXCEL_EPOCH) / pd.Timedelta(days=1)
+    return [None if np.isnan(d) else _number(round(d, 8)) for d in days.to_numpy(dtype=float)]
+
+
+def _text_cell(ref: str, style: str, text: str) -> str:
+    return (
+        f'<c r="{ref}"{style} t="inlineStr"><is><t xml:space="preserve">{escape(text)}</t></is></c>'
+    )
+
+
+def _any_cell(ref: str, style: str, value: object) -> str:
+    """One value of unknown type (user columns, object columns)."""
+    if value is None or value is pd.NaT or value is pd.NA:
+        return ""
+    if isinstance(value, str):
+        return _text_cell(ref, style, value) if value != "" else ""
+    if isinstance(value, bool | np.bool_):
+        return f'<c r="{ref}"{style} t="b"><v>{int(value)}</v></c>'
+    if isinstance(value, int | float | np.integer | np.floating):
+        if np.isnan(value):
+            return ""
+        return f'<c r="{ref}"{style}><v>{_number(value)}</v></c>'
+    if isinstance(value, dt.date | pd.Timestamp):
+        return f'<c r="{ref}"{style}><v>{_number(round(excel_serial(value), 8))}</v></c>'
+    if isinstance(value, dt.time):
+        seconds = value.hour * 3600 + value.minute * 60 + value.second
+        return f'<c r="{ref}"{style}><v>{_number(seconds / 86400)}</v></c>'
+    return _text_cell(ref, style, str(value))
+
+
+def column_cells(series: pd.Series, letter: str, rows: list[str], style: str) -> list[str]:
+    """Cell XML for every row of one column ('' where the cell is empty)."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        values = _serials(series)
+        return [
+            "" if v is None else f'<c r="{letter}{r}"{style}><v>{v}</v></c>'
+            for v, r in zip(values, rows, strict=True)
+        ]
+    if pd.api.types.is_bool_dtype(series) and not series.hasnans:
+        return [
+            f'<c r="{letter}{r}"{style} t="b"><v>{int(v)}</v></c>'
+            for v, r in zip(series.to_numpy(), rows, strict=True)
+        ]
+    if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
+        values = series.to_numpy(dtype=float, na_value=np.nan)
+        return [
+            "" if np.isnan(v) else f'<c r="{letter}{r}"{style}><v>{_number(v)}</v></c>'
+            for v, r in zip(values, rows, strict=True)
+        ]
+    return [
+        _any_cell(f"{letter}{r}", style, v)
+        for v, r in zip(series.astype(object).to_numpy(), rows, strict=True)
+    ]
+
+
+def render_rows(frame: pd.DataFrame, first_row: int, styles: list[int | None]) -> Iterator[str]:
+    """Yield one <row> element per frame row, numbered from first_row."""
+    rows = [str(n) for n in range(first_row, first_row + len(frame))]
+    columns = [
+        column_cells(
+            frame.iloc[:, i],
+            get_column_letter(i + 1),
+            rows,
+            "" if styles[i] is None else f' s="{styles[i]}"',
+        )
+        for i in range(frame.shape[1])
+    ]
+    for r, cells in zip(
+        rows, zip(*columns, strict=True) if columns else [()] * len(rows), strict=True
+    ):
+        yield f'<row r="{r}">{"".join(cells)}</row>'
