@@ -284,9 +284,7 @@ class Table:
         return None
 
     def _for_writing(self, frame: pd.DataFrame, layout: list[str]) -> pd.DataFrame:
-        out = pd.DataFrame(
-            {name: frame.get(name, None) for name in layout}, index=frame.index
-        )
+        out = pd.DataFrame({name: frame.get(name, None) for name in layout}, index=frame.index)
         for name, raw in self._kept_raw.items():
             if name in out:
                 keep = raw.index.intersection(out.index)
@@ -386,6 +384,7 @@ class Book:
         self.meta = self._read_meta()
         self.lists = self._read_lists()
         self._meta_changed = False
+        self._lists_changed = False
         self._log: list[dict] = []
 
     def __repr__(self) -> str:
@@ -505,6 +504,24 @@ class Book:
         targets = {f.ref for f in sheet.fields if f.ref}
         return {t: self.table(t).keys for t in targets}
 
+    def set_list(self, vocabulary: str, values: Iterable[str]) -> None:
+        """Replace one dropdown list of the Lists sheet (e.g. the owners)."""
+        self.schema.vocabulary(vocabulary)
+        self.lists[vocabulary] = list(
+            dict.fromkeys(str(v).strip() for v in values if str(v).strip())
+        )
+        self._lists_changed = True
+
+    def _lists_change(self) -> SheetChange:
+        raw = self._raw(self.schema.lists_sheet)
+        columns = {}
+        for position, name in enumerate(raw.header):
+            if name in self.lists:
+                columns[name] = pd.Series(self.lists[name], dtype=object)
+            else:
+                columns[name] = raw.frame.iloc[:, position].reset_index(drop=True)
+        return SheetChange("rewrite", pd.DataFrame(columns), raw.header_row)
+
     # ------------------------------------------------------------ ids and log
 
     def _counter_key(self, sheet: Sheet) -> str:
@@ -613,6 +630,8 @@ class Book:
                 pd.DataFrame({c: frame.get(c) for c in layout}),
                 self._header_row(log_sheet),
             )
+        if self._lists_changed and self.schema.lists_sheet in self.sheet_names:
+            changes[self.schema.lists_sheet] = self._lists_change()
         if (self._meta_changed or changes) and self.schema.meta_sheet in self.sheet_names:
             rows = dict(meta_rows(self.schema, "", self.now()))
             rows.update(self.meta)
@@ -628,7 +647,7 @@ class Book:
             if name in changes:
                 table._saved(last_rows.get(name, 0))
         self._log = []
-        self._meta_changed = False
+        self._meta_changed = self._lists_changed = False
         self.path = target
         self._state = FileState.of(target)
         self._reader.close()

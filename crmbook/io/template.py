@@ -150,3 +150,12 @@ def _dashboard_sheet(wb: Workbook, schema: Schema) -> None:
     row += 1
     ws.cell(row=row, column=1, value="Open tasks overdue")
     ws.cell(row=row, column=2, value='=COUNTIFS(Tasks[status],"open",Tasks[due],"<"&TODAY())')
+
+
+TEMPLATE_ID = "template"
+TEMPLATE_TIME = dt.datetime(2026, 1, 1)
+
+
+def write_reference_template(path: Path) -> None:
+    """The checked-in empty template (fixed id and time, so it can be compared in tests)."""
+    write_template(Path(path), workbook_id=TEMPLATE_ID, now=TEMPLATE_TIME)

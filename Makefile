@@ -1,0 +1,48 @@
+# Every target creates the virtual environment itself when it is missing.
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+DEMO   ?= demo/shop.xlsx
+PYTEST_ARGS ?=
+
+.PHONY: setup system-deps demo test lab lint format template clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# LibreOffice is the independent spreadsheet application the tests open our files with.
+# Installed when we can (root with apt-get); otherwise its tests are skipped with a reason.
+system-deps:
+	@command -v soffice >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends libreoffice-calc-nogui) >/dev/null \
+	      || echo "note: could not install LibreOffice; its tests will be skipped"; \
+	  else echo "note: LibreOffice (soffice) not found; its tests will be skipped"; fi; }
+
+demo: setup
+	@mkdir -p $(dir $(DEMO))
+	$(VENV)/bin/crmbook demo $(DEMO) --force
+	$(VENV)/bin/crmbook validate $(DEMO) || true
+	$(VENV)/bin/crmbook find $(DEMO) ivanov
+
+test: setup system-deps
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check crmbook tests
+
+format: setup
+	$(VENV)/bin/ruff format crmbook tests
+	$(VENV)/bin/ruff check --fix .
+
+template: setup
+	$(PY) -c "from crmbook.io.template import write_reference_template as w; w('workbook_templates/crmbook-template.xlsx')"
+
+clean:
+	rm -rf $(VENV) demo .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,167 @@
+"""The command line as a user meets it: exit codes, messages, and what lands in the workbook."""
+
+import json
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+import crmbook
+from crmbook.cli import main
+from crmbook.schema import SCHEMA
+
+
+@pytest.fixture
+def run():
+    def invoke(*args):
+        return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def book_path(tmp_path, run):
+    path = tmp_path / "shop.xlsx"
+    assert run("init", path).exit_code == 0
+    return path
+
+
+def test_init_creates_a_workbook_and_refuses_to_overwrite(tmp_path, run):
+    path = tmp_path / "new.xlsx"
+    result = run("init", path)
+    assert result.exit_code == 0
+    assert "Created" in result.output
+    assert set(openpyxl.load_workbook(path).sheetnames) >= {s.name for s in SCHEMA.sheets}
+    again = run("init", path)
+    assert again.exit_code == 2
+    assert "already exists" in again.output
+    assert run("init", path, "--force").exit_code == 0
+
+
+def test_add_customer_then_find_it(book_path, run):
+    result = run(
+        "add",
+        "customer",
+        book_path,
+        "--name",
+        "Иванов Сергей Викторович",
+        "--email",
+        "sergey@example.ru",
+        "--phone",
+        "+7 495 123-45-67",
+        "--consent-email",
+        "yes",
+        "--user",
+        "olga",
+    )
+    assert result.exit_code == 0, result.output
+    assert "Added customer C-000001" in result.output
+    found = run("find", book_path, "иванов", "--format", "json")
+    assert found.exit_code == 0
+    assert json.loads(found.output)[0]["id"] == "C-000001"
+    by_phone = run("find", book_path, "495 123", "--format", "csv")
+    assert "C-000001" in by_phone.output
+    log = crmbook.open(book_path).table("Log").df
+    assert log["who"].tolist() == ["olga"]
+
+
+def test_add_interaction_needs_an_existing_customer(book_path, run):
+    before = book_path.read_bytes()
+    result = run(
+        "add",
+        "interaction",
+        book_path,
+        "--customer-id",
+        "C-000404",
+        "--when",
+        "2026-01-05 10:00",
+        "--channel",
+        "call",
+    )
+    assert result.exit_code == 1
+    assert "customer_id" in result.output and "Customers" in result.output
+    assert book_path.read_bytes() == before
+
+
+def test_add_refuses_a_bad_value_and_says_how_to_fix_it(book_path, run):
+    before = book_path.read_bytes()
+    result = run("add", "customer", book_path, "--name", "Anna", "--birthday", "next year")
+    assert result.exit_code == 1
+    assert "birthday" in result.output and "2024-03-31" in result.output
+    assert book_path.read_bytes() == before
+
+
+def test_add_refuses_while_excel_has_the_file_open(book_path, run):
+    lock = book_path.with_name("~$" + book_path.name)
+    lock.write_bytes(b"owner")
+    result = run("add", "customer", book_path, "--name", "Anna")
+    assert result.exit_code == 2
+    assert "open in Excel" in result.output
+    assert run("add", "customer", book_path, "--name", "Anna", "--force").exit_code == 0
+
+
+def test_validate_clean_book_exits_zero(book_path, run):
+    result = run("validate", book_path)
+    assert result.exit_code == 0
+    assert "No problems found." in result.output
+
+
+def test_validate_reports_errors_with_place_and_exit_one(book_path, run):
+    wb = openpyxl.load_workbook(book_path)
+    ws = wb["Customers"]
+    ws.append(["C-000001", "Anna", "person", None, "anna.example.com"])
+    wb.save(book_path)
+    result = run("validate", book_path, "--format", "json")
+    assert result.exit_code == 1
+    report = json.loads(result.output)
+    assert report["valid"] is False
+    (issue,) = [i for i in report["issues"] if i["code"] == "bad-email"]
+    assert (issue["sheet"], issue["row"], issue["column"]) == ("Customers", 2, "email")
+    table = run("validate", book_path)
+    assert "anna.example.com" in table.output and "1 error(s)" in table.output
+
+
+def test_unusable_file_gives_one_clear_error(tmp_path, run):
+    junk = tmp_path / "junk.xlsx"
+    junk.write_bytes(b"this is not a workbook")
+    for command in (["validate"], ["find"], ["summary"]):
+        args = [*command, junk] + (["x"] if command == ["find"] else [])
+        result = run(*args)
+        assert result.exit_code == 2
+        assert result.output.startswith("error:")
+        assert "Traceback" not in result.output
+
+
+def test_summary_counts_records(book_path, run):
+    run("add", "customer", book_path, "--name", "Anna")
+    result = run("summary", book_path, "--format", "json")
+    figures = {row["figure"]: row["value"] for row in json.loads(result.output)}
+    assert figures["customers"] == 1
+    assert figures["customers at stage prospect"] == 1
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["init"],
+        ["demo"],
+        ["summary"],
+        ["validate"],
+        ["find"],
+        ["add"],
+        *[["add", s.entity] for s in SCHEMA.entities],
+    ],
+)
+def test_every_command_has_help(run, command):
+    result = run(*command, "--help")
+    assert result.exit_code == 0
+    assert "Usage:" in result.output
+
+
+def test_add_options_come_from_the_schema(run):
+    help_text = run("add", "deal", "--help").output
+    for field in SCHEMA.sheet("Deals").fields:
+        if not field.auto:
+            assert f"--{field.name.replace('_', '-')}" in help_text
+    assert "negotiation" in help_text
