@@ -24,7 +24,7 @@ import pandas as pd
 
 from crmbook.errors import CrmbookError, RecordError
 from crmbook.io.package import Package
-from crmbook.io.reader import RawSheet, Reader, to_raw_sheet
+from crmbook.io.reader import RawSheet, Reader
 from crmbook.io.safety import FileState, atomic_replace, check_not_locked
 from crmbook.io.template import meta_rows, write_template
 from crmbook.io.writer import SheetChange, write_workbook
@@ -38,6 +38,7 @@ from crmbook.validation import (
     canonical_choices,
     check_records,
     empty_column,
+    header_key,
     parse_column,
     type_sheet,
 )
@@ -60,6 +61,9 @@ def create(path: str | os.PathLike, *, user: str | None = None, overwrite: bool 
     return Book(path, user=user)
 
 
+BULK_LOG_THRESHOLD = 100
+
+
 def format_id(prefix: str, number: int) -> str:
     return f"{prefix}-{number:06d}"
 
@@ -80,6 +84,7 @@ class Table:
         self._rewrite = False
         self._pending_append = 0
         self._kept_raw: dict[str, pd.Series] = {}
+        self._stored_keys: set[str] | None = None
 
     def __repr__(self) -> str:
         return f"<Table {self.sheet.name}: {len(self)} records>"
@@ -108,6 +113,20 @@ class Table:
     @property
     def keys(self) -> set[str]:
         return set(self.df[self.sheet.key].dropna())
+
+    def _existing_keys(self) -> set[str]:
+        """The keys in the sheet and not yet saved; an unloaded sheet is read but not typed.
+
+        Reading the keys also moves the id counter past ids someone typed in Excel.
+        """
+        if self._typed is not None:
+            return self.keys
+        if self._stored_keys is None:
+            self._stored_keys = self.book._raw_keys(self.sheet)
+            if self.sheet.id_prefix:
+                self.book._bump_counter(self.sheet, pd.Series(sorted(self._stored_keys)))
+        pending = {k for frame in self._new for k in frame[self.sheet.key].dropna()}
+        return self._stored_keys | pending
 
     def get(self, key: str) -> dict:
         """One record as a dict; KeyError names what was not found."""
@@ -143,8 +162,8 @@ class Table:
             return []
         new = self._typed_records(raw.reset_index(drop=True))
         now = pd.Timestamp(self.book.now())
-        if self.sheet.id_prefix:
-            new["id"] = self.book._assign_ids(self.sheet, new["id"] if keep_ids else None, len(new))
+        if self.sheet.id_prefix and not keep_ids:
+            new["id"] = None
         for stamp in ("created", "updated"):
             if self.sheet.has(stamp):
                 new[stamp] = new[stamp].fillna(now) if keep_ids else now
@@ -155,13 +174,20 @@ class Table:
                 f"{self.sheet.name} would hold {total:,} records; an Excel sheet "
                 f"holds at most {EXCEL_MAX_ROWS - 1:,} below its header"
             )
+        if self.sheet.id_prefix:  # only now: a refused record never uses up an id
+            self._existing_keys()
+            new["id"] = self.book._assign_ids(self.sheet, new["id"] if keep_ids else None, len(new))
         if self._typed is None:
             self._new.append(new)
         else:
             self._typed.frame, self._typed.rows = _append(self._typed, new)
             self._pending_append += len(new)
         keys = new[self.sheet.key].tolist()
-        self.book._log_many(self.sheet, keys, "", "", "added")
+        if len(keys) <= BULK_LOG_THRESHOLD:
+            self.book._log_many(self.sheet, keys, "", "", "added")
+        else:
+            self.book._log_many(self.sheet, [f"{keys[0]}..{keys[-1]}"], "", "",
+                                f"added {len(keys):,} records")
         return keys
 
     def update(self, key: str, **values: object) -> None:
@@ -212,7 +238,7 @@ class Table:
         columns = {}
         for f in self.sheet.fields:
             if f.name in raw:
-                parsed = parse_column(f, raw[f.name].astype(object), self.book.dayfirst)
+                parsed = parse_column(f, raw[f.name], self.book.dayfirst)
                 for value in raw[f.name][parsed.bad]:
                     checker.add(
                         f"bad-{f.type}",
@@ -245,11 +271,12 @@ class Table:
             self.sheet, new, pd.Series([None] * len(new), dtype=object), list(new.columns)
         )
         keys = self.book._reference_keys(self.sheet)
+        if self.sheet.name in keys:  # records may refer to each other (referred_by)
+            keys[self.sheet.name] = keys[self.sheet.name] | set(new[self.sheet.key].dropna())
         check_records(typed, checker, self.book.lists, keys, self.book.today())
         key = self.sheet.key
         if not self.sheet.id_prefix or is_new:
-            existing = self.keys if self._typed is not None or not self.sheet.id_prefix else set()
-            existing.discard(ignore_key)
+            existing = self._existing_keys() - {ignore_key}
             clash = new[key][new[key].isin(existing)]
             for value in clash:
                 checker.add(
@@ -270,7 +297,11 @@ class Table:
         if self._rewrite:
             typed = self.typed
             return SheetChange(
-                "rewrite", self._for_writing(typed.frame, typed.layout), typed.header_row
+                "rewrite",
+                self._for_writing(typed.frame, typed.layout),
+                typed.header_row,
+                number_formats(self.sheet, typed.layout),
+                typed.rows.tolist(),
             )
         if self._new or self._pending_append:
             new = pd.concat(self._new, ignore_index=True) if self._new else pd.DataFrame()
@@ -280,7 +311,12 @@ class Table:
             header_row = (
                 self._typed.header_row if self._typed else self.book._header_row(self.sheet)
             )
-            return SheetChange("append", self._for_writing(new, layout), header_row)
+            return SheetChange(
+                "append",
+                self._for_writing(new, layout),
+                header_row,
+                number_formats(self.sheet, layout),
+            )
         return None
 
     def _for_writing(self, frame: pd.DataFrame, layout: list[str]) -> pd.DataFrame:
@@ -309,6 +345,12 @@ class Table:
                 rows.iloc[-n:] = list(range(last_row - n + 1, last_row + 1))
                 self._typed.rows = rows
         self._new, self._rewrite, self._pending_append = [], False, 0
+        self._stored_keys = None
+
+
+def number_formats(sheet: Sheet, layout: list[str]) -> list[str | None]:
+    """The Excel number format each column of the sheet needs (None for the user's own)."""
+    return [sheet.field(name).ftype.number_format if sheet.has(name) else None for name in layout]
 
 
 def _append(typed: TypedSheet, new: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
@@ -375,10 +417,8 @@ class Book:
         self.schema = schema
         self.dayfirst = dayfirst
         self.user = user or os.environ.get("CRMBOOK_USER") or _login_name()
-        with Package(self.path) as pkg:
-            self.sheet_names = list(pkg.sheets)
         self._state = FileState.of(self.path)
-        self._reader = Reader(self.path)
+        self._open_reader()
         self._load_issues: dict[str, list] = {}
         self.tables = {s.name: Table(self, s) for s in schema.sheets}
         self.meta = self._read_meta()
@@ -389,6 +429,12 @@ class Book:
 
     def __repr__(self) -> str:
         return f"<Book {self.path.name}>"
+
+    def _open_reader(self) -> None:
+        with Package(self.path) as pkg:
+            self.sheet_names = list(pkg.sheets)
+            parts = {name: sheet.part for name, sheet in pkg.sheets.items()}
+        self._reader = Reader(self.path, parts)
 
     def __getattr__(self, name: str) -> Table:
         tables = self.__dict__.get("tables", {})
@@ -472,9 +518,7 @@ class Book:
                 f"the workbook has no sheet '{sheet.name}'; cannot store "
                 f"{sheet.entity} records. Restore the sheet first."
             )
-        values = self._reader.values(sheet.name)
-        head = next((i for i, row in enumerate(values) if any(v not in ("", None) for v in row)), 0)
-        raw = to_raw_sheet(sheet.name, values[: head + 1])
+        raw = self._reader.sheet(sheet.name, header_only=True)
         typed = type_sheet(sheet, raw, Checker(self.schema))
         return typed.layout, raw.header_row
 
@@ -487,7 +531,10 @@ class Book:
         raw = self._raw(self.schema.meta_sheet)
         if raw.frame.empty:
             return {}
-        return {str(k): v for k, v in zip(raw.frame.iloc[:, 0], raw.frame.iloc[:, 1], strict=True)}
+        return {
+            str(k): _meta_value(v)
+            for k, v in zip(raw.frame.iloc[:, 0], raw.frame.iloc[:, 1], strict=True)
+        }
 
     def _read_lists(self) -> dict[str, list[str]]:
         raw = self._raw(self.schema.lists_sheet)
@@ -499,6 +546,15 @@ class Book:
             else:
                 lists[vocab.name] = list(vocab.values)
         return lists
+
+    def _raw_keys(self, sheet: Sheet) -> set[str]:
+        """The key column of a sheet as typed, without typing the other columns."""
+        raw = self._raw(sheet.name)
+        for position, header in enumerate(raw.header):
+            if header_key(header) == header_key(sheet.key):
+                values = raw.frame.iloc[:, position]
+                return {str(v).strip() for v in values if not _missing(v) and str(v).strip()}
+        return set()
 
     def _reference_keys(self, sheet: Sheet) -> dict[str, set[str]]:
         targets = {f.ref for f in sheet.fields if f.ref}
@@ -629,6 +685,7 @@ class Book:
                 "append",
                 pd.DataFrame({c: frame.get(c) for c in layout}),
                 self._header_row(log_sheet),
+                number_formats(log_sheet, layout),
             )
         if self._lists_changed and self.schema.lists_sheet in self.sheet_names:
             changes[self.schema.lists_sheet] = self._lists_change()
@@ -651,11 +708,19 @@ class Book:
         self.path = target
         self._state = FileState.of(target)
         self._reader.close()
-        self._reader = Reader(target)
+        self._open_reader()
         return target
 
     def close(self) -> None:
         self._reader.close()
+
+
+def _meta_value(value: object) -> object:
+    """Counters and versions come back as numbers whether the cell held 7, 7.0 or '7'."""
+    text = str(value).strip()
+    if re.fullmatch(r"\d+(\.0)?", text):
+        return int(float(text))
+    return value
 
 
 def _login_name() -> str:

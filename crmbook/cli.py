@@ -62,6 +62,8 @@ def emit(frame: pd.DataFrame, fmt: str, title: str | None = None) -> None:
 def _cell(value: object) -> str:
     if value is None or (not isinstance(value, str) and pd.isna(value)):
         return ""
+    if isinstance(value, float):
+        return f"{value:,.0f}" if value.is_integer() else f"{value:,.2f}"
     if isinstance(value, pd.Timestamp):
         return (
             value.strftime("%Y-%m-%d")

@@ -371,6 +371,21 @@ SCHEMA = Schema(
             ),
         ),
         Sheet(
+            "Segments",
+            "segment",
+            help="saved customer segments: rules crmbook can apply again",
+            fields=(
+                Field("name", required=True, unique=True),
+                Field(
+                    "rules",
+                    "longtext",
+                    required=True,
+                    help="filter rules, e.g. stage=loyal,promoter city=Berlin revenue>=1000",
+                ),
+                Field("notes", "longtext"),
+            ),
+        ),
+        Sheet(
             "Log",
             "change",
             system=True,

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from email_validator import EmailNotValidError, validate_email
 
-from crmbook.io.cells import EXCEL_EPOCH
+from crmbook.io.cells import EXCEL_FIRST_DATE, excel_dates
 from crmbook.io.reader import RawSheet
 from crmbook.schema import TYPES, Field, Schema, Sheet
 
@@ -104,8 +104,8 @@ def _empty(value: object) -> bool:
 
 
 def header_key(text: str) -> str:
-    """Headers match whatever the case, spacing or dashes: 'Consent E-mail ' -> consent_e_mail."""
-    return re.sub(r"[\s\-]+", "_", str(text).strip().lower())
+    """Headers match whatever the case, spacing or dashes: 'Consent E-mail ' -> consentemail."""
+    return re.sub(r"[\s\-_]+", "", str(text).lower())
 
 
 # ---------------------------------------------------------------- parsing one column
@@ -128,7 +128,7 @@ def parse_text(raw: pd.Series) -> Parsed:
         text = raw.astype("str").str.strip()
     else:
         text = raw.map(_as_text, na_action="ignore").astype("str")
-    text = text.where(~text.isin(["", "nan", "None"]) & raw.notna(), None).astype("str")
+    text = text.where(text.ne("") & raw.notna(), None).astype("str")
     return Parsed(text, pd.Series(False, index=raw.index))
 
 
@@ -179,9 +179,7 @@ def parse_date(raw: pd.Series, *, with_time: bool, dayfirst: bool = True) -> Par
     if is_number.any():
         days = raw[is_number].astype(float)
         ok = (days >= 1) & (days < 2958466)
-        out[ok[ok].index] = (EXCEL_EPOCH + pd.to_timedelta(days[ok], unit="D")).astype(
-            "datetime64[us]"
-        )
+        out[ok[ok].index] = excel_dates(days[ok]).astype("datetime64[us]")
     is_text = kinds.map(lambda k: k is str).astype(bool) & ~blank
     if is_text.any():
         text = raw[is_text].str.strip()
@@ -194,10 +192,11 @@ def parse_date(raw: pd.Series, *, with_time: bool, dayfirst: bool = True) -> Par
             got = got[got.notna()]
             out[got.index] = got.astype("datetime64[us]")
     out = out.dt.round("s") if with_time else out.dt.normalize()
+    out[out < EXCEL_FIRST_DATE] = pd.NaT  # Excel cannot store it
     bad = out.isna() & ~blank
     kind = "a date and time" if with_time else "a date"
     example = "2024-03-31 14:30" if with_time else "2024-03-31 or 31.03.2024"
-    return Parsed(out, bad, f"not {kind}", f"type {kind} such as {example}")
+    return Parsed(out, bad, f"not {kind}", f"type {kind} from 1900 on, such as {example}")
 
 
 _CURRENCY = re.compile(r"[\s\u00a0\u202f'’$€£₪₽¥]|EUR|USD|GBP|ILS|RUB|CHF", re.IGNORECASE)
@@ -229,7 +228,7 @@ def _as_number(value: object) -> float:
 def parse_number(raw: pd.Series, *, integer: bool) -> Parsed:
     blank = _blank_mask(raw)
     if pd.api.types.infer_dtype(raw, skipna=True) in ("floating", "integer", "mixed-integer-float"):
-        numbers = raw.astype(float)
+        numbers = pd.to_numeric(raw, errors="coerce").astype(float)
     else:
         numbers = raw.map(_as_number, na_action="ignore").astype(float)
     numbers[blank] = np.nan
@@ -274,7 +273,28 @@ def parse_bool(raw: pd.Series, default: bool) -> Parsed:
     )
 
 
+def _already_typed(f: Field, raw: pd.Series) -> Parsed | None:
+    """Frames built in Python (demo, import, notebooks) skip the text parsing."""
+    types = pd.api.types
+    fine = pd.Series(False, index=raw.index)
+    if f.type in ("date", "datetime") and types.is_datetime64_dtype(raw):
+        if (raw < EXCEL_FIRST_DATE).any():
+            return None  # parse_date reports what Excel cannot store
+        values = raw.astype("datetime64[us]")
+        return Parsed(values.dt.round("s") if f.type == "datetime" else values.dt.normalize(), fine)
+    if f.type == "money" and types.is_numeric_dtype(raw) and not types.is_bool_dtype(raw):
+        return Parsed(raw.astype(float), fine)
+    if f.type == "integer" and types.is_integer_dtype(raw):
+        return Parsed(raw.astype("Int64"), fine)
+    if f.type == "bool" and types.is_bool_dtype(raw) and not raw.hasnans:
+        return Parsed(raw.astype(bool), fine)
+    return None
+
+
 def parse_column(f: Field, raw: pd.Series, dayfirst: bool = True) -> Parsed:
+    typed = _already_typed(f, raw)
+    if typed is not None:
+        return typed
     if f.type == "date":
         return parse_date(raw, with_time=False, dayfirst=dayfirst)
     if f.type == "datetime":
@@ -402,7 +422,8 @@ def type_sheet(sheet: Sheet, raw: RawSheet, checker: Checker, dayfirst: bool = T
         typed[f.name] = parsed.values
     for name in layout:
         if name not in typed:
-            typed[name] = columns[name].reset_index(drop=True)
+            own = columns[name].reset_index(drop=True)
+            typed[name] = own.where(own != "", None)  # an empty cell is missing, not ""
     frame = pd.DataFrame(typed, index=pd.RangeIndex(n))
     return TypedSheet(sheet, frame, raw.rows.reset_index(drop=True), layout, raw.header_row)
 

@@ -15,8 +15,14 @@ import pandas as pd
 from openpyxl.utils import get_column_letter
 
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
-_NEEDS_ESCAPE = re.compile(r"[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# Excel has no dates before 1900 and counts a 29 February 1900 that never was,
+# so its serial numbers before 1 March 1900 (serial 61) are one day off.
+EXCEL_FIRST_DATE = pd.Timestamp("1900-01-01")
+LEAP_BUG_END = pd.Timestamp("1900-03-01")
+# Besides the characters XML cannot hold, a carriage return (XML parsers turn \r\n into \n)
+# and the underscore of text that itself looks like an escape ("_x0041_") are escaped.
+_NEEDS_ESCAPE = re.compile(r"[&<>\x00-\x08\x0b\x0c\r\x0e-\x1f\ufffe\uffff]|_x[0-9A-Fa-f]{4}_")
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\r\x0e-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
 
 
 def escape(text: str) -> str:
@@ -28,7 +34,14 @@ def escape(text: str) -> str:
 
 
 def excel_serial(value: dt.date | dt.datetime | pd.Timestamp) -> float:
-    return (pd.Timestamp(value) - EXCEL_EPOCH) / pd.Timedelta(days=1)
+    stamp = pd.Timestamp(value)
+    days = (stamp - EXCEL_EPOCH) / pd.Timedelta(days=1)
+    return days - 1 if stamp < LEAP_BUG_END else days
+
+
+def excel_dates(days: pd.Series) -> pd.Series:
+    """The dates of Excel serial numbers (the inverse of excel_serial)."""
+    return EXCEL_EPOCH + pd.to_timedelta(days.where(days >= 61, days + 1), unit="D")
 
 
 def _number(x: float) -> str:
@@ -38,6 +51,7 @@ def _number(x: float) -> str:
 
 def _serials(series: pd.Series) -> list[str | None]:
     days = (series - EXCEL_EPOCH) / pd.Timedelta(days=1)
+    days = days.where(~(series < LEAP_BUG_END), days - 1)
     return [None if np.isnan(d) else _number(round(d, 8)) for d in days.to_numpy(dtype=float)]
 
 
@@ -67,40 +81,55 @@ def _any_cell(ref: str, style: str, value: object) -> str:
     return _text_cell(ref, style, str(value))
 
 
-def column_cells(series: pd.Series, letter: str, rows: list[str], style: str) -> list[str]:
+def column_cells(
+    series: pd.Series, letter: str, rows: list[str], styles: list[str]
+) -> list[str]:
     """Cell XML for every row of one column ('' where the cell is empty)."""
     if pd.api.types.is_datetime64_any_dtype(series):
         values = _serials(series)
         return [
-            "" if v is None else f'<c r="{letter}{r}"{style}><v>{v}</v></c>'
-            for v, r in zip(values, rows, strict=True)
+            "" if v is None else f'<c r="{letter}{r}"{s}><v>{v}</v></c>'
+            for v, r, s in zip(values, rows, styles, strict=True)
         ]
     if pd.api.types.is_bool_dtype(series) and not series.hasnans:
         return [
-            f'<c r="{letter}{r}"{style} t="b"><v>{int(v)}</v></c>'
-            for v, r in zip(series.to_numpy(), rows, strict=True)
+            f'<c r="{letter}{r}"{s} t="b"><v>{int(v)}</v></c>'
+            for v, r, s in zip(series.to_numpy(), rows, styles, strict=True)
         ]
     if pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series):
         values = series.to_numpy(dtype=float, na_value=np.nan)
         return [
-            "" if np.isnan(v) else f'<c r="{letter}{r}"{style}><v>{_number(v)}</v></c>'
-            for v, r in zip(values, rows, strict=True)
+            "" if np.isnan(v) else f'<c r="{letter}{r}"{s}><v>{_number(v)}</v></c>'
+            for v, r, s in zip(values, rows, styles, strict=True)
         ]
     return [
-        _any_cell(f"{letter}{r}", style, v)
-        for v, r in zip(series.astype(object).to_numpy(), rows, strict=True)
+        _any_cell(f"{letter}{r}", s, v)
+        for v, r, s in zip(series.astype(object).to_numpy(), rows, styles, strict=True)
     ]
 
 
-def render_rows(frame: pd.DataFrame, first_row: int, styles: list[int | None]) -> Iterator[str]:
-    """Yield one <row> element per frame row, numbered from first_row."""
+def _style(index: int | None) -> str:
+    return "" if index is None else f' s="{index}"'
+
+
+def render_rows(
+    frame: pd.DataFrame,
+    first_row: int,
+    styles: list[int | None],
+    own_styles: list[dict[int, int] | None] | None = None,
+) -> Iterator[str]:
+    """Yield one <row> element per frame row, numbered from first_row.
+
+    Cells take their column's style, unless own_styles gives a row's cell one of its own.
+    """
     rows = [str(n) for n in range(first_row, first_row + len(frame))]
+    own_styles = own_styles or [None] * len(frame)
     columns = [
         column_cells(
             frame.iloc[:, i],
             get_column_letter(i + 1),
             rows,
-            "" if styles[i] is None else f' s="{styles[i]}"',
+            [_style(own[i]) if own and i in own else _style(styles[i]) for own in own_styles],
         )
         for i in range(frame.shape[1])
     ]

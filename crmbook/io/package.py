@@ -90,6 +90,7 @@ class Package:
             ) from e
         self.infos = {i.filename: i for i in infos}
         _check_bomb(self.path, infos)
+        self._check_no_dtd()
         self.workbook_part = self._main_part()
         if self.workbook_part is None or self.workbook_part not in self.infos:
             raise NotAWorkbookError(
@@ -158,6 +159,21 @@ class Package:
             name = el.get("name")
             sheets[name] = SheetPart(name, rels[rid][1], el.get("state", "visible") != "visible")
         return sheets
+
+    def _check_no_dtd(self) -> None:
+        """No part may declare a DTD: entity expansion is how XML bombs explode."""
+        for name in self.infos:
+            if name.endswith((".xml", ".rels", ".vml")):
+                try:
+                    with self.zip.open(name) as f:
+                        head = f.read(2048)
+                except (zipfile.BadZipFile, OSError, EOFError) as e:
+                    raise NotAWorkbookError(f"{self.path}: part {name} cannot be read ({e}); "
+                                            "the file is damaged. Restore a backup.") from e
+                if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
+                    raise UnsafeWorkbookError(
+                        f"{self.path}: part {name} declares a DTD or entities; refusing to read "
+                        "it (such files can be XML bombs). Re-save it from Excel.")
 
     def table_parts(self, sheet_part: str) -> list[str]:
         return [t for kind, t in self.rels(sheet_part).values() if kind == "table"]

@@ -1,30 +1,41 @@
-"""Fast value reading with python-calamine: raw frames that remember Excel row numbers.
+"""Fast value reading with fastexcel (calamine in Rust, Arrow columns): raw frames that
+remember Excel row numbers.
 
-Nothing is typed or judged here; validation.py does that, so every problem can be reported
-with the row number a person sees in Excel.
+Clean columns arrive already typed (dates, numbers, booleans); a column holding mixed values
+(a text date among real dates) arrives as text and validation.py reads it tolerantly. Nothing
+is judged here, so every problem can be reported with the row number a person sees in Excel.
 """
 
 from __future__ import annotations
 
-import io
+import logging
+import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import fastexcel
 import pandas as pd
-from openpyxl.utils import get_column_letter
-from python_calamine import CalamineWorkbook
 
 from crmbook.errors import NotAWorkbookError
+
+# fastexcel logs a warning for every empty column ("falling back to string"); that is normal here.
+logging.getLogger("fastexcel").setLevel(logging.ERROR)
+
+_FIRST_VALUE_CELL = re.compile(
+    rb'<(?:\w+:)?c\b[^>]*?\br="[A-Z]+(\d+)"[^>]*?(?<!/)>\s*'
+    rb"(?:<(?:\w+:)?f\b[^>]*>[^<]*</(?:\w+:)?f>\s*)?<(?:\w+:)?(?:v|is)\b"
+)
 
 
 @dataclass
 class RawSheet:
-    """The values of one sheet below its header row, as typed, blank rows dropped."""
+    """The values of one sheet below its header row, blank rows dropped."""
 
     name: str
     header_row: int
     header: list[str]
-    frame: pd.DataFrame  # object columns named as in the sheet
+    frame: pd.DataFrame  # columns named as in the sheet, in sheet order
     rows: pd.Series  # Excel row number of each frame row
 
     @classmethod
@@ -33,64 +44,69 @@ class RawSheet:
 
 
 class Reader:
-    """Opens the workbook once and hands out sheets on demand (calamine reads lazily)."""
+    """Opens the workbook once and hands out sheets on demand."""
 
-    def __init__(self, path: Path, data: bytes | None = None):
+    def __init__(self, path: Path, sheet_parts: dict[str, str] | None = None):
+        self.path = Path(path)
+        self.sheet_parts = sheet_parts or {}
         try:
-            if data is not None:
-                self.workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
-            else:
-                self.workbook = CalamineWorkbook.from_path(str(path))
-        except Exception as e:  # calamine raises its own error types for every kind of damage
+            self.excel = fastexcel.read_excel(str(self.path))
+        except Exception as e:  # fastexcel raises its own error types for every kind of damage
             raise NotAWorkbookError(
-                f"{path} cannot be read as a workbook ({e}). "
+                f"{path} cannot be read as a workbook ({str(e).splitlines()[0]}). "
                 "Restore the backup copy or re-save it from Excel."
             ) from e
-        self.path = path
-        self.sheet_names = list(self.workbook.sheet_names)
+        self.sheet_names = list(self.excel.sheet_names)
 
-    def values(self, name: str) -> list[list]:
+    def sheet(self, name: str, *, header_only: bool = False) -> RawSheet:
         try:
-            return self.workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+            frame = self.excel.load_sheet_by_name(name, n_rows=0 if header_only else None)
+            frame = frame.to_pandas()
         except Exception as e:
+            if "empty" in str(e).lower() or "no data" in str(e).lower():
+                return RawSheet.empty(name)
             raise NotAWorkbookError(
-                f"{self.path}: sheet {name!r} cannot be read ({e}); "
+                f"{self.path}: sheet {name!r} cannot be read ({str(e).splitlines()[0]}); "
                 "the file is damaged. Restore a backup."
             ) from e
+        if frame.shape[1] == 0:
+            return RawSheet.empty(name)
+        header_row = self._first_value_row(name)
+        header = [_header_text(c) for c in frame.columns]
+        frame.columns = header
+        blank = frame.isna().all(axis=1)
+        for column in frame.columns[frame.dtypes == "str"] if len(frame) else []:
+            blank &= frame[column].isna() | (frame[column].str.strip() == "")
+        rows = pd.Series(range(header_row + 1, header_row + 1 + len(frame)), dtype="int64")
+        keep = ~blank.to_numpy()
+        return RawSheet(
+            name,
+            header_row,
+            header,
+            frame[keep].reset_index(drop=True),
+            rows[keep].reset_index(drop=True),
+        )
 
-    def sheet(self, name: str) -> RawSheet:
-        return to_raw_sheet(name, self.values(name))
+    def _first_value_row(self, name: str) -> int:
+        """Excel's row number of the first cell holding a value (where the data range starts)."""
+        part = self.sheet_parts.get(name)
+        if part is None:
+            return 1
+        with zipfile.ZipFile(self.path) as z, z.open(part) as f:
+            seen = b""
+            while chunk := f.read(1 << 16):
+                seen = seen[-4096:] + chunk
+                match = _FIRST_VALUE_CELL.search(seen)
+                if match:
+                    return int(match.group(1))
+        return 1
 
     def close(self) -> None:
-        self.workbook.close()
+        self.excel = None
 
 
-def _is_blank(value: object) -> bool:
-    return value is None or (isinstance(value, str) and value.strip() == "")
-
-
-def to_raw_sheet(name: str, values: list[list]) -> RawSheet:
-    """Find the header (first non-blank row) and keep the non-blank rows below it."""
-    header_index = next(
-        (i for i, row in enumerate(values) if not all(_is_blank(v) for v in row)), None
-    )
-    if header_index is None:
-        return RawSheet.empty(name)
-    raw_header = values[header_index]
-    while raw_header and _is_blank(raw_header[-1]):
-        raw_header = raw_header[:-1]
-    width = len(raw_header)
-    header = [
-        str(h).strip() if not _is_blank(h) else f"(column {get_column_letter(i + 1)})"
-        for i, h in enumerate(raw_header)
-    ]
-    body = values[header_index + 1 :]
-    keep = [i for i, row in enumerate(body) if not all(_is_blank(v) for v in row[:width])]
-    rows = pd.Series([header_index + 2 + i for i in keep], dtype="int64")
-    if width == 0:
-        frame = pd.DataFrame(index=range(len(keep)))
-    else:
-        data = [(body[i] + [""] * width)[:width] for i in keep] if keep else []
-        frame = pd.DataFrame(data, columns=range(width), dtype=object)
-        frame.columns = header
-    return RawSheet(name, header_index + 1, header, frame, rows)
+def _header_text(column: object) -> str:
+    text = str(column).strip()
+    if text.startswith("__UNNAMED__"):
+        return f"(column {int(text.removeprefix('__UNNAMED__')) + 1})"
+    return text

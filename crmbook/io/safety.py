@@ -6,8 +6,10 @@ must never clobber their work or leave a half-written file behind.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,8 +59,15 @@ class FileState:
 
 
 def write_lock(path: Path, timeout: float = 30) -> FileLock:
-    """A lock around the write so two crmbook processes never interleave."""
-    return FileLock(str(path.with_name(f".{path.name}.crmbook-lock")), timeout=timeout)
+    """A lock around the write so two crmbook processes never interleave.
+
+    It lives in the temp folder, keyed by the workbook's full path, so nothing is left
+    beside a workbook that people mail around.
+    """
+    folder = Path(tempfile.gettempdir()) / "crmbook-locks"
+    folder.mkdir(exist_ok=True)
+    key = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:20]
+    return FileLock(str(folder / f"{key}.lock"), timeout=timeout)
 
 
 def atomic_replace(new: Path, target: Path, *, backups: int = 3) -> None:

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
+from openpyxl.utils import column_index_from_string
 
 from crmbook.errors import CrmbookError
 from crmbook.io.cells import render_rows
-from crmbook.io.package import Package
+from crmbook.io.package import MAIN_NS, Package
 from crmbook.schema import EXCEL_MAX_ROWS
 
 _SHEETDATA_OPEN = re.compile(rb"<(?:\w+:)?sheetData\s*(/?)>")
@@ -29,6 +31,9 @@ _ATTR = re.compile(rb'(\w+)="([^"]*)"')
 _TABLE_REF = re.compile(
     rb'(<(?:\w+:)?(?:table|autoFilter)\b[^>]*?\bref=")([A-Z]+)(\d+):([A-Z]+)(\d+)(")'
 )
+_CELL_STYLE = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})(\d+)"[^>]*?\bs="(\d+)"')
+# Built-in number formats Excel shows as dates, with the East Asian ones openpyxl does not list.
+_DATE_FORMAT_IDS = {*range(14, 23), *range(27, 37), *range(45, 48), *range(50, 59)}
 
 BIG_PART = 8 * 1024**2
 
@@ -39,11 +44,60 @@ class SheetChange:
 
     mode "rewrite" replaces every data row with `frame`; mode "append" keeps the rows
     already there and adds `frame` after them (the fast path for new records).
+    formats: the number format each column's values need (None: any), so a date never lands
+    in a column styled for numbers or the other way round.
+    source_rows: in a rewrite, the Excel row each record stood on (None for new ones), so its
+    cells keep their own style: a fill, the date format of a user's own column.
     """
 
     mode: str
     frame: pd.DataFrame
     header_row: int = 1
+    formats: list[str | None] | None = None
+    source_rows: list[int | None] | None = None
+
+
+@dataclass(frozen=True)
+class CellFormats:
+    """The number format of every cell style (cellXfs) in the workbook's styles part."""
+
+    codes: tuple[str, ...] = ()
+    dates: tuple[bool, ...] = ()
+
+    @classmethod
+    def of(cls, pkg: Package) -> CellFormats:
+        rels = pkg.rels(pkg.workbook_part).values()
+        part = next((target for kind, target in rels if kind == "styles"), None)
+        if part is None or part not in pkg.infos:
+            return cls()
+        root = pkg.xml(part)
+        custom = {
+            int(n.get("numFmtId", "0")): n.get("formatCode", "")
+            for n in root.iterfind(f"{{{MAIN_NS}}}numFmts/{{{MAIN_NS}}}numFmt")
+        }
+        ids = [
+            int(xf.get("numFmtId", "0"))
+            for xf in root.iterfind(f"{{{MAIN_NS}}}cellXfs/{{{MAIN_NS}}}xf")
+        ]
+        return cls(
+            tuple(custom.get(i, BUILTIN_FORMATS.get(i, "General")) for i in ids),
+            tuple(i in _DATE_FORMAT_IDS or is_date_format(custom.get(i, "General")) for i in ids),
+        )
+
+    def fits(self, style: int | None, wanted: str | None) -> bool:
+        """Whether a cell of this style shows the values of a column wanting `wanted` right."""
+        if wanted is None or wanted in ("@", "General"):
+            return True
+        shows_dates = style is not None and style < len(self.dates) and self.dates[style]
+        return shows_dates == is_date_format(wanted)
+
+    def style_for(self, wanted: str | None, current: int | None) -> int | None:
+        """`current` if it fits, else a style with exactly `wanted`, else any style that fits."""
+        if self.fits(current, wanted):
+            return current
+        if wanted in self.codes:
+            return self.codes.index(wanted)
+        return next((i for i in range(len(self.codes)) if self.fits(i, wanted)), current)
 
 
 def write_workbook(source: Path, target: Path, changes: dict[str, SheetChange]) -> dict[str, int]:
@@ -58,9 +112,10 @@ def write_workbook(source: Path, target: Path, changes: dict[str, SheetChange]) 
         rewritten: dict[str, bytes] = {}
         last_row_of_table: dict[str, int] = {}
         last_rows: dict[str, int] = {}
+        formats = CellFormats.of(pkg)
         for name, change in changes.items():
             part = pkg.sheets[name].part
-            rewritten[part], last_row = _rewrite_sheet(pkg.read(part), change)
+            rewritten[part], last_row = _rewrite_sheet(pkg.read(part), change, formats)
             last_rows[name] = last_row
             for table in pkg.table_parts(part):
                 last_row_of_table[table] = last_row
@@ -95,12 +150,52 @@ def column_styles(head: bytes, width: int) -> list[int | None]:
     return styles
 
 
-def _rewrite_sheet(xml: bytes, change: SheetChange) -> tuple[bytes, int]:
+def cell_styles(body: bytes) -> dict[int, dict[int, int]]:
+    """The style each cell carries, by Excel row and column position (0 is column A)."""
+    found: dict[int, dict[int, int]] = {}
+    for letters, row, style in _CELL_STYLE.findall(body):
+        found.setdefault(int(row), {})[column_index_from_string(letters.decode()) - 1] = int(style)
+    return found
+
+
+def _own_styles(
+    change: SheetChange, body: bytes, styles: list[int | None], formats: CellFormats
+) -> list[dict[int, int] | None] | None:
+    """Per record, the cells whose own style differs from their column's and still fits."""
+    if change.mode != "rewrite" or change.source_rows is None:
+        return None
+    found = cell_styles(body)
+    wanted = change.formats or [None] * len(styles)
+    own: list[dict[int, int] | None] = []
+    for row in change.source_rows:
+        cells = found.get(int(row)) if row is not None and row == row else None
+        own.append(
+            {
+                i: style
+                for i, style in cells.items()
+                if i < len(styles) and style != styles[i] and formats.fits(style, wanted[i])
+            }
+            if cells
+            else None
+        )
+    return own
+
+
+def _rewrite_sheet(
+    xml: bytes, change: SheetChange, formats: CellFormats = CellFormats()
+) -> tuple[bytes, int]:
     opening = _SHEETDATA_OPEN.search(xml)
     if opening is None:
         raise CrmbookError("a sheet without <sheetData> cannot be written; re-save it in Excel")
     head = xml[: opening.start()]
-    styles = column_styles(head, change.frame.shape[1])
+    width = change.frame.shape[1]
+    styles = [
+        formats.style_for(wanted, style)
+        for style, wanted in zip(
+            column_styles(head, width), change.formats or [None] * width, strict=True
+        )
+    ]
+    own = None
     if opening.group(1):  # <sheetData/>: nothing there yet
         kept, tail, last_kept = b"", xml[opening.end() :], 0
     else:
@@ -111,6 +206,7 @@ def _rewrite_sheet(xml: bytes, change: SheetChange) -> tuple[bytes, int]:
         tail = xml[closing.end() :]
         kept = body if change.mode == "append" else _rows_through(body, change.header_row)
         last_kept = _last_row_number(kept)
+        own = _own_styles(change, body, styles, formats)
     first = max(last_kept, change.header_row) + 1
     last = first + len(change.frame) - 1
     if last > EXCEL_MAX_ROWS:
@@ -118,7 +214,7 @@ def _rewrite_sheet(xml: bytes, change: SheetChange) -> tuple[bytes, int]:
             f"this save would put {last:,} rows on one sheet; Excel allows {EXCEL_MAX_ROWS:,}. "
             "Move old records to an archive workbook or use the database backend."
         )
-    new_rows = "".join(render_rows(change.frame, first, styles)).encode()
+    new_rows = "".join(render_rows(change.frame, first, styles, own)).encode()
     last_row = max(last, last_kept)
     head = _set_dimension(head, last_row)
     data = b"".join([head, b"<sheetData>", kept, new_rows, b"</sheetData>", tail])
