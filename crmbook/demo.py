@@ -622,7 +622,7 @@ def _years_before(days: np.ndarray, years: np.ndarray) -> np.ndarray:
 
 
 def build_demo_book(path, *, customers: int = 600, interactions: int | None = None,
-                    seed: int = 2024, today: datetime.date, overwrite: bool = False):
+                    seed: int = 2024, today: dt.date, overwrite: bool = False):
     """Write the demo business into a new workbook at `path` and return the open Book."""
     from crmbook.book import create
 
