@@ -10,6 +10,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,11 +42,12 @@ class FileState:
 
     mtime_ns: int
     size: int
+    inode: int  # every crmbook save (and Excel's) replaces the file, so the inode changes too
 
     @classmethod
     def of(cls, path: Path) -> FileState:
         st = path.stat()
-        return cls(st.st_mtime_ns, st.st_size)
+        return cls(st.st_mtime_ns, st.st_size, st.st_ino)
 
     def check_unchanged(self, path: Path, *, force: bool = False) -> None:
         if force or not path.exists():
@@ -70,11 +72,19 @@ def write_lock(path: Path, timeout: float = 30) -> FileLock:
     return FileLock(str(folder / f"{key}.lock"), timeout=timeout)
 
 
-def atomic_replace(new: Path, target: Path, *, backups: int = 3) -> None:
-    """Move a fully written file over target: readers see the old file or the new, never a mix."""
+def atomic_replace(
+    new: Path, target: Path, *, backups: int = 3, check: Callable[[], None] | None = None
+) -> None:
+    """Move a fully written file over target: readers see the old file or the new, never a mix.
+
+    `check` runs under the write lock just before the move, so a guard such as "unchanged
+    since read" cannot be raced by another crmbook saving at the same moment.
+    """
     _fsync_file(new)
     try:
         with write_lock(target):
+            if check is not None:
+                check()
             if backups and target.exists():
                 _rotate_backups(target, backups)
             os.replace(new, target)
