@@ -65,9 +65,16 @@ seconds = time.perf_counter() - t
 }
 
 PAIRS = [
-    ("open to DataFrames", "pandas.read_excel(engine=openpyxl)", "crmbook open -> typed DataFrames"),
-    ("add one record and save", "openpyxl load + append one row + save",
-     "crmbook open + add one interaction + save"),
+    (
+        "open to DataFrames",
+        "pandas.read_excel(engine=openpyxl)",
+        "crmbook open -> typed DataFrames",
+    ),
+    (
+        "add one record and save",
+        "openpyxl load + append one row + save",
+        "crmbook open + add one interaction + save",
+    ),
 ]
 
 
@@ -81,8 +88,7 @@ def run_job(code: str, path: Path) -> dict:
         + "\nprint(json.dumps({'seconds': seconds, "
         "'peak_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     copy.unlink(missing_ok=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -95,8 +101,13 @@ def build(customers: int, interactions: int) -> Path:
         t = time.perf_counter()
         from crmbook.demo import build_demo_book
 
-        build_demo_book(path, customers=customers, interactions=interactions,
-                        today=dt.date(2026, 11, 23), overwrite=True)
+        build_demo_book(
+            path,
+            customers=customers,
+            interactions=interactions,
+            today=dt.date(2026, 11, 23),
+            overwrite=True,
+        )
         print(f"  built in {time.perf_counter() - t:.0f} s, {path.stat().st_size / 1e6:.1f} MB")
     return path
 
@@ -114,10 +125,14 @@ def main() -> None:
         if args.only and not any(o in name for o in args.only):
             continue
         runs = [run_job(code, path) for _ in range(args.repeat)]
-        results[name] = {"seconds": statistics.median(r["seconds"] for r in runs),
-                         "peak_mb": max(r["peak_mb"] for r in runs)}
-        print(f"{name:45s} {results[name]['seconds']:8.1f} s {results[name]['peak_mb']:8.0f} MB",
-              flush=True)
+        results[name] = {
+            "seconds": statistics.median(r["seconds"] for r in runs),
+            "peak_mb": max(r["peak_mb"] for r in runs),
+        }
+        print(
+            f"{name:45s} {results[name]['seconds']:8.1f} s {results[name]['peak_mb']:8.0f} MB",
+            flush=True,
+        )
     print(f"\n{path.name}: {path.stat().st_size / 1e6:.1f} MB\n")
     print("| job | seconds | peak MB |\n|---|---|---|")
     for name, r in results.items():

@@ -16,13 +16,13 @@ BATCH = 150
 
 SAVER = """
 import sys, crmbook
-path = sys.argv[1]
+path, batch = sys.argv[1], int(sys.argv[2])
 print("ready", flush=True)
 while True:
     book = crmbook.open(path)
-    book.customers.add_many([{"name": f"Kill test {i}", "city": "Zürich"} for i in range(%d)])
+    book.customers.add_many([{"name": f"Kill test {i}", "city": "Zürich"} for i in range(batch)])
     book.save(backups=2)
-""" % BATCH
+"""
 
 
 @pytest.mark.slow
@@ -34,8 +34,9 @@ def test_killing_a_save_at_random_moments_never_breaks_the_workbook(tmp_path):
     rng = random.Random(7)
     seen_counts = set()
     for _ in range(10):
-        saver = subprocess.Popen([sys.executable, "-c", SAVER, str(path)],
-                                 stdout=subprocess.PIPE, text=True)
+        saver = subprocess.Popen(
+            [sys.executable, "-c", SAVER, str(path), str(BATCH)], stdout=subprocess.PIPE, text=True
+        )
         assert saver.stdout.readline().strip() == "ready"
         time.sleep(rng.uniform(0.05, 1.5))
         os.kill(saver.pid, signal.SIGKILL)
@@ -66,8 +67,12 @@ for i in range(6):
         pass
 print(done)
 """
-    workers = [subprocess.Popen([sys.executable, "-c", script, str(path), who],
-                                stdout=subprocess.PIPE, text=True) for who in ("anna", "boris")]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(path), who], stdout=subprocess.PIPE, text=True
+        )
+        for who in ("anna", "boris")
+    ]
     saved = sum(int(w.communicate()[0].strip()) for w in workers)
     names = crmbook.open(path).customers.df["name"].tolist()
     assert len(names) == saved, "a save was lost or doubled"

@@ -1,0 +1,211 @@
+"""Fidelity: a workbook decorated in a spreadsheet application keeps every decoration.
+
+The workbook is made by another application (xlsxwriter, as Excel would): crmbook's sheets
+plus a chart, an image, comments, conditional formats, defined names, a user sheet with
+formulas, a user column in Customers and a VBA project. After many add/update/delete + save
+cycles, every part crmbook does not own is byte-identical and the owned sheets keep their
+formatting.
+"""
+
+import base64
+import re
+import shutil
+import subprocess
+import zipfile
+
+import openpyxl
+import pytest
+import xlsxwriter
+
+import crmbook
+from crmbook.io.package import Package
+from crmbook.io.template import meta_rows
+from crmbook.schema import SCHEMA
+
+PNG_1X1 = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
+USER_COLUMN = "Favourite colour"
+
+
+def decorated_workbook(path, tmp_path):
+    """crmbook's sheets written by xlsxwriter, plus the things people add in Excel."""
+    (tmp_path / "logo.png").write_bytes(PNG_1X1)
+    (tmp_path / "vbaProject.bin").write_bytes(b"\xd0\xcf\x11\xe0 not a real macro project")
+    wb = xlsxwriter.Workbook(path)
+    wb.add_vba_project(str(tmp_path / "vbaProject.bin"))
+    date = wb.add_format({"num_format": "yyyy-mm-dd"})
+    for sheet in SCHEMA.sheets:
+        ws = wb.add_worksheet(sheet.name)
+        headers = sheet.columns + ([USER_COLUMN] if sheet.name == "Customers" else [])
+        data = []
+        if sheet.name == "Customers":
+            data = [["C-000001", "Dana Cohen", "person"] + [None] * (len(headers) - 4) + ["blue"]]
+        ws.add_table(
+            0,
+            0,
+            max(len(data), 1),
+            len(headers) - 1,
+            {
+                "name": sheet.name,
+                "columns": [{"header": h} for h in headers],
+                **({"data": data} if data else {}),
+            },
+        )
+        ws.freeze_panes(1, 1)
+        ws.set_column(0, len(headers) - 1, 16)
+        for i, f in enumerate(sheet.fields):
+            if f.type == "date":
+                ws.set_column(i, i, 12, date)
+        if sheet.name == "Customers":
+            red = wb.add_format({"bg_color": "#FFC7CE"})
+            stage = sheet.columns.index("stage")
+            ws.conditional_format(
+                1,
+                stage,
+                1000,
+                stage,
+                {"type": "cell", "criteria": "==", "value": '"lost"', "format": red},
+            )
+            ws.data_validation(
+                1,
+                stage,
+                1000,
+                stage,
+                {"validate": "list", "source": list(SCHEMA.vocabulary("stage").values)},
+            )
+            ws.write_comment(0, 1, "Full name, as the customer writes it")
+    lists = wb.add_worksheet(SCHEMA.lists_sheet)
+    for col, vocab in enumerate(SCHEMA.vocabularies):
+        lists.write_column(0, col, [vocab.name, *vocab.values])
+    meta = wb.add_worksheet(SCHEMA.meta_sheet)
+    meta.hide()
+    for row, (key, value) in enumerate([("key", "value"), *meta_rows(SCHEMA, "x1", _now())]):
+        meta.write_row(row, 0, [key, value])
+    mine = wb.add_worksheet("My analysis")
+    mine.write_column(0, 0, ["Q1", "Q2", "Q3", "Q4"])
+    mine.write_column(0, 1, [10, 20, 15, 30])
+    mine.write_formula("D1", "=SUM(B1:B4)", None, 75)
+    mine.write_formula("D2", "=COUNTA(Customers!A:A)-1", None, 1)
+    chart = wb.add_chart({"type": "column"})
+    chart.add_series(
+        {
+            "categories": "='My analysis'!$A$1:$A$4",
+            "values": "='My analysis'!$B$1:$B$4",
+            "name": "Bookings",
+        }
+    )
+    mine.insert_chart("F2", chart)
+    mine.insert_image("F20", str(tmp_path / "logo.png"))
+    mine.write_comment("B1", "booked in January")
+    wb.define_name("BookingTotal", "='My analysis'!$D$1")
+    wb.close()
+
+
+def _now():
+    import datetime as dt
+
+    return dt.datetime(2026, 1, 1)
+
+
+def owned_parts(path):
+    with Package(path) as pkg:
+        owned = set()
+        for name in SCHEMA.owned_sheet_names:
+            if name in pkg.sheets:
+                part = pkg.sheets[name].part
+                owned.add(part)
+                owned.update(pkg.table_parts(part))
+        return owned
+
+
+def parts(path):
+    with zipfile.ZipFile(path) as z:
+        return {name: z.read(name) for name in z.namelist()}
+
+
+def _sheet_tail(xml: bytes) -> bytes:
+    return xml[xml.index(b"</sheetData>") :]
+
+
+def _sheet_head(xml: bytes) -> bytes:
+    head = xml[: xml.index(b"<sheetData")]
+    return re.sub(rb'<dimension ref="[^"]*"/>', b"", head)
+
+
+@pytest.fixture
+def decorated(tmp_path):
+    path = tmp_path / "decorated.xlsm"
+    decorated_workbook(path, tmp_path)
+    return path
+
+
+def test_many_change_cycles_keep_every_part_crmbook_does_not_own(decorated):
+    before = parts(decorated)
+    owned = owned_parts(decorated)
+    assert len(before) - len(owned) >= 15, "the workbook should carry many decorations"
+    for cycle in range(4):
+        book = crmbook.open(decorated)
+        new = book.customers.add(name=f"Шимон {cycle}", email=f"s{cycle}@example.org")
+        book.interactions.add(customer_id=new, when="2026-02-01 09:30", channel="visit")
+        book.customers.update("C-000001", city=f"Haifa {cycle}")
+        if cycle % 2:
+            book.customers.delete(new)
+        book.save()
+        after = parts(decorated)
+        assert set(after) == set(before)
+        for name, data in before.items():
+            if name not in owned:
+                assert after[name] == data, f"{name} changed in cycle {cycle}"
+    with Package(decorated) as pkg:
+        part = pkg.sheets["Customers"].part
+    assert _sheet_tail(after[part]) == _sheet_tail(before[part])  # validations, cond. formats
+    assert _sheet_head(after[part]) == _sheet_head(before[part])  # widths, panes, col formats
+
+
+def test_user_column_chart_image_comments_and_names_survive(decorated):
+    book = crmbook.open(decorated)
+    book.customers.update("C-000001", stage="customer")
+    book.customers.add(name="Noa")
+    book.save()
+    wb = openpyxl.load_workbook(decorated, keep_vba=True)
+    customers = wb["Customers"]
+    header = [c.value for c in customers[1]]
+    assert header[-1] == USER_COLUMN
+    assert customers.cell(row=2, column=len(header)).value == "blue"
+    assert customers.tables["Customers"].ref.endswith("3")
+    assert customers["B1"].comment is not None
+    mine = wb["My analysis"]
+    assert len(mine._charts) == 1
+    assert len(mine._images) == 1
+    assert mine["D1"].value == "=SUM(B1:B4)"
+    assert "BookingTotal" in wb.defined_names
+    assert wb.vba_archive is not None and "xl/vbaProject.bin" in wb.vba_archive.namelist()
+    assert crmbook.open(decorated).customers.df[USER_COLUMN].tolist()[0] == "blue"
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) not installed")
+def test_libreoffice_opens_the_saved_decorated_workbook(decorated, tmp_path):
+    book = crmbook.open(decorated)
+    book.customers.add(name="José Müller-Lüdenscheid", city="Köln")
+    book.save()
+    out = tmp_path / "lo"
+    subprocess.run(
+        [
+            "soffice",
+            "--headless",
+            f"-env:UserInstallation=file://{tmp_path}/profile",
+            "--convert-to",
+            "xlsx",
+            "--outdir",
+            str(out),
+            str(decorated),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
+    converted = openpyxl.load_workbook(next(out.glob("*.xlsx")))
+    names = [r[1] for r in converted["Customers"].iter_rows(min_row=2, values_only=True)]
+    assert "José Müller-Lüdenscheid" in names
+    assert "My analysis" in converted.sheetnames
