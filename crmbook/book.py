@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from crmbook.errors import CrmbookError, RecordError
-from crmbook.io.package import Package
+from crmbook.io.package import Package, check_file
 from crmbook.io.reader import RawSheet, Reader
 from crmbook.io.safety import FileState, atomic_replace, check_not_locked
 from crmbook.io.template import meta_rows, write_template
@@ -38,7 +38,6 @@ from crmbook.validation import (
     canonical_choices,
     check_records,
     empty_column,
-    header_key,
     parse_column,
     type_sheet,
 )
@@ -112,6 +111,9 @@ class Table:
 
     @property
     def keys(self) -> set[str]:
+        """Every key in the sheet (read cheaply when the sheet is not loaded yet)."""
+        if self._typed is None:
+            return self._existing_keys()
         return set(self.df[self.sheet.key].dropna())
 
     def _existing_keys(self) -> set[str]:
@@ -124,7 +126,7 @@ class Table:
         if self._stored_keys is None:
             self._stored_keys = self.book._raw_keys(self.sheet)
             if self.sheet.id_prefix:
-                self.book._bump_counter(self.sheet, pd.Series(sorted(self._stored_keys)))
+                self.book._bump_counter(self.sheet, pd.Series(list(self._stored_keys), dtype="str"))
         pending = {k for frame in self._new for k in frame[self.sheet.key].dropna()}
         return self._stored_keys | pending
 
@@ -417,6 +419,7 @@ class Book:
         self.schema = schema
         self.dayfirst = dayfirst
         self.user = user or os.environ.get("CRMBOOK_USER") or _login_name()
+        check_file(self.path)
         self._state = FileState.of(self.path)
         self._open_reader()
         self._load_issues: dict[str, list] = {}
@@ -431,6 +434,7 @@ class Book:
         return f"<Book {self.path.name}>"
 
     def _open_reader(self) -> None:
+        self._headers: dict[str, tuple[list[str], int]] = {}
         with Package(self.path) as pkg:
             self.sheet_names = list(pkg.sheets)
             parts = {name: sheet.part for name, sheet in pkg.sheets.items()}
@@ -518,9 +522,13 @@ class Book:
                 f"the workbook has no sheet '{sheet.name}'; cannot store "
                 f"{sheet.entity} records. Restore the sheet first."
             )
-        raw = self._reader.sheet(sheet.name, header_only=True)
-        typed = type_sheet(sheet, raw, Checker(self.schema))
-        return typed.layout, raw.header_row
+        if sheet.name not in self._headers:
+            header, header_row = self._reader.header(sheet.name)
+            empty = pd.DataFrame(columns=range(len(header)), dtype=object).set_axis(header, axis=1)
+            raw = RawSheet(sheet.name, header_row, header, empty, pd.Series([], dtype="int64"))
+            self._headers[sheet.name] = (type_sheet(sheet, raw, Checker(self.schema)).layout,
+                                         header_row)
+        return self._headers[sheet.name]
 
     def _row_count(self, table: Table) -> int:
         if table._typed is not None:
@@ -542,19 +550,20 @@ class Book:
         for vocab in self.schema.vocabularies:
             if vocab.name in raw.header:
                 col = raw.frame[vocab.name]
-                lists[vocab.name] = [str(v).strip() for v in col if v not in (None, "")]
+                lists[vocab.name] = [str(v).strip() for v in col if not _missing(v) and v != ""]
             else:
                 lists[vocab.name] = list(vocab.values)
         return lists
 
     def _raw_keys(self, sheet: Sheet) -> set[str]:
-        """The key column of a sheet as typed, without typing the other columns."""
-        raw = self._raw(sheet.name)
-        for position, header in enumerate(raw.header):
-            if header_key(header) == header_key(sheet.key):
-                values = raw.frame.iloc[:, position]
-                return {str(v).strip() for v in values if not _missing(v) and str(v).strip()}
-        return set()
+        """The key column of a sheet, read without reading or typing the other columns."""
+        if sheet.name not in self.sheet_names:
+            return set()
+        layout, _ = self._header_info(sheet)
+        if sheet.key not in layout:
+            return set()
+        values = self._reader.column(sheet.name, layout.index(sheet.key))
+        return set(values[values != ""])
 
     def _reference_keys(self, sheet: Sheet) -> dict[str, set[str]]:
         targets = {f.ref for f in sheet.fields if f.ref}
@@ -584,7 +593,8 @@ class Book:
         return f"next_id.{sheet.name}"
 
     def _bump_counter(self, sheet: Sheet, ids: pd.Series) -> None:
-        numbers = ids.dropna().map(id_number)
+        digits = ids.dropna().astype("str").str.replace(r"^.*?(\d+)$", r"\1", regex=True)
+        numbers = pd.to_numeric(digits, errors="coerce").dropna()
         if len(numbers):
             key = self._counter_key(sheet)
             if int(numbers.max()) + 1 > int(self.meta.get(key, 1) or 1):
@@ -626,11 +636,10 @@ class Book:
     def validate(self) -> Report:
         """Every problem in the workbook, as a Report (see Report.to_frame())."""
         checker = Checker(self.schema)
+        has_lists = self.schema.lists_sheet in self.sheet_names
+        lists_header = self._raw_lists_header() if has_lists else []
         for vocab in self.schema.vocabularies:
-            if (
-                self.schema.lists_sheet in self.sheet_names
-                and vocab.name not in self._raw_lists_header()
-            ):
+            if has_lists and vocab.name not in lists_header:
                 checker.add(
                     "missing-list",
                     WARNING,
@@ -667,9 +676,15 @@ class Book:
     ) -> Path:
         """Write the changes atomically; refuse if someone else has the file open or changed it."""
         target = Path(path) if path else self.path
-        if target == self.path:
-            check_not_locked(self.path, force=force)
-            self._state.check_unchanged(self.path, force=force)
+
+        def still_ours() -> None:
+            if target == self.path:
+                check_not_locked(self.path, force=force)
+                self._state.check_unchanged(self.path, force=force)
+
+        still_ours()  # fail fast, before the work of writing
+        if self.path.exists() and FileState.of(self.path) != self._state:
+            self._open_reader()  # forced over a newer file: read its layout, not the old one's
         changes: dict[str, SheetChange] = {}
         for name, table in self.tables.items():
             if table.sheet.system:
@@ -697,7 +712,7 @@ class Book:
         tmp = target.with_name(f".{target.name}.crmbook-{uuid.uuid4().hex[:8]}")
         try:
             last_rows = write_workbook(self.path, tmp, changes)
-            atomic_replace(tmp, target, backups=backups)
+            atomic_replace(tmp, target, backups=backups, check=still_ours)
         finally:
             tmp.unlink(missing_ok=True)
         for name, table in self.tables.items():

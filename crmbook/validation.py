@@ -436,9 +436,14 @@ def canonical_choices(
         if f.vocabulary and f.name in frame:
             spelling = {v.strip().lower(): v for v in vocabularies.get(f.vocabulary, [])}
             col = frame[f.name]
-            frame[f.name] = col.map(
-                lambda v, s=spelling: s.get(v.lower(), v) if isinstance(v, str) else v
-            ).astype("str")
+            respelled = col.str.strip().str.lower().map(spelling)
+            frame[f.name] = respelled.where(respelled.notna(), col).astype("str")
+
+
+def isin(column: pd.Series, values: Iterable) -> pd.Series:
+    """Series.isin through a hash index: pandas' Arrow-string isin loops in Python over values."""
+    index = pd.Index(list(set(values)), dtype=object)
+    return pd.Series(index.get_indexer(column.astype(object)) >= 0, index=column.index)
 
 
 _EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
@@ -520,7 +525,7 @@ def check_records(
         if f.vocabulary:
             allowed = {v.strip().lower() for v in vocabularies.get(f.vocabulary, [])}
             vocab_open = checker.schema.vocabulary(f.vocabulary).open
-            unknown = present & ~col.str.strip().str.lower().isin(allowed)
+            unknown = present & ~isin(col.str.strip().str.lower(), allowed)
             if unknown.any():
                 shown = ", ".join(vocabularies.get(f.vocabulary, [])[:12])
                 checker.add_many(
@@ -538,7 +543,7 @@ def check_records(
         if f.ref:
             target = checker.schema.sheet(f.ref)
             known = keys.get(target.name, set())
-            dangling = present & ~col.isin(known)
+            dangling = present & ~isin(col, known)
             checker.add_many(
                 "unknown-reference",
                 ERROR,

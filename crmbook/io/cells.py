@@ -52,7 +52,7 @@ def _number(x: float) -> str:
 def _serials(series: pd.Series) -> list[str | None]:
     days = (series - EXCEL_EPOCH) / pd.Timedelta(days=1)
     days = days.where(~(series < LEAP_BUG_END), days - 1)
-    return [None if np.isnan(d) else _number(round(d, 8)) for d in days.to_numpy(dtype=float)]
+    return [None if np.isnan(d) else _number(d) for d in days.to_numpy(dtype=float)]
 
 
 def _text_cell(ref: str, style: str, text: str) -> str:
@@ -74,16 +74,14 @@ def _any_cell(ref: str, style: str, value: object) -> str:
             return ""
         return f'<c r="{ref}"{style}><v>{_number(value)}</v></c>'
     if isinstance(value, dt.date | pd.Timestamp):
-        return f'<c r="{ref}"{style}><v>{_number(round(excel_serial(value), 8))}</v></c>'
+        return f'<c r="{ref}"{style}><v>{_number(excel_serial(value))}</v></c>'
     if isinstance(value, dt.time):
         seconds = value.hour * 3600 + value.minute * 60 + value.second
         return f'<c r="{ref}"{style}><v>{_number(seconds / 86400)}</v></c>'
     return _text_cell(ref, style, str(value))
 
 
-def column_cells(
-    series: pd.Series, letter: str, rows: list[str], styles: list[str]
-) -> list[str]:
+def column_cells(series: pd.Series, letter: str, rows: list[str], styles: list[str]) -> list[str]:
     """Cell XML for every row of one column ('' where the cell is empty)."""
     if pd.api.types.is_datetime64_any_dtype(series):
         values = _serials(series)
@@ -112,6 +110,16 @@ def _style(index: int | None) -> str:
     return "" if index is None else f' s="{index}"'
 
 
+def _cell_styles(
+    column: int, style: int | None, own_styles: list[dict[int, int] | None] | None, n: int
+) -> list[str]:
+    """The style attribute of each cell of one column."""
+    default = _style(style)
+    if own_styles is None:
+        return [default] * n
+    return [_style(own[column]) if own and column in own else default for own in own_styles]
+
+
 def render_rows(
     frame: pd.DataFrame,
     first_row: int,
@@ -123,13 +131,12 @@ def render_rows(
     Cells take their column's style, unless own_styles gives a row's cell one of its own.
     """
     rows = [str(n) for n in range(first_row, first_row + len(frame))]
-    own_styles = own_styles or [None] * len(frame)
     columns = [
         column_cells(
             frame.iloc[:, i],
             get_column_letter(i + 1),
             rows,
-            [_style(own[i]) if own and i in own else _style(styles[i]) for own in own_styles],
+            _cell_styles(i, styles[i], own_styles, len(rows)),
         )
         for i in range(frame.shape[1])
     ]

@@ -14,6 +14,7 @@ from pathlib import Path
 from lxml import etree
 
 from crmbook.errors import NotAWorkbookError, UnsafeWorkbookError
+from crmbook.io.safety import BACKUP_FOLDER
 
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -50,15 +51,22 @@ def parse_xml(data: bytes, part: str) -> etree._Element:
 def check_file(path: Path) -> None:
     """Refuse anything that is not a readable, plausible .xlsx before parsing it."""
     if not path.exists():
-        raise NotAWorkbookError(f"{path}: no such file")
+        raise NotAWorkbookError(
+            f"{path}: no such file. Check the path, or create a workbook with crmbook init."
+        )
     if path.is_dir():
-        raise NotAWorkbookError(f"{path} is a folder, not a workbook")
+        raise NotAWorkbookError(f"{path} is a folder, not a workbook; give the path of the .xlsx")
     with path.open("rb") as f:
         head = f.read(8)
+    if not head:
+        raise NotAWorkbookError(
+            f"{path} is empty (0 bytes), not a workbook. Restore the backup copy "
+            f"(in the {BACKUP_FOLDER} folder beside it) or create a new one with crmbook init."
+        )
     if head == OLE2_MAGIC:
         raise NotAWorkbookError(
-            f"{path} is password-protected (encrypted) or an old .xls file. Open it with the "
-            "password (crmbook.open(path, password=...)) or re-save it as .xlsx from Excel."
+            f"{path} is password-protected (encrypted) or an old .xls file. Remove the password "
+            "in Excel (File > Info > Protect Workbook) or re-save it as 'Excel Workbook (*.xlsx)'."
         )
     if not head.startswith(b"PK"):
         raise NotAWorkbookError(
@@ -95,7 +103,8 @@ class Package:
         if self.workbook_part is None or self.workbook_part not in self.infos:
             raise NotAWorkbookError(
                 f"{self.path} is a zip file but not an Excel workbook "
-                "(no workbook part inside). Is it a .docx or another zip?"
+                "(no workbook part inside): is it a .docx or another zip? "
+                "Give the path of the .xlsx workbook."
             )
         self.sheets = self._read_sheets()
 

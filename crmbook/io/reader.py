@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import fastexcel
+import openpyxl
 import pandas as pd
 
 from crmbook.errors import NotAWorkbookError
@@ -86,6 +87,32 @@ class Reader:
             frame[keep].reset_index(drop=True),
             rows[keep].reset_index(drop=True),
         )
+
+    def header(self, name: str) -> tuple[list[str], int]:
+        """The header row's texts and Excel row number, without parsing the rows below.
+
+        openpyxl's streaming mode stops after the first non-blank row; fastexcel would
+        parse the whole sheet first.
+        """
+        workbook = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
+        try:
+            for row in workbook[name].iter_rows():
+                values = [c.value for c in row]
+                if any(v not in (None, "") for v in values):
+                    while values and values[-1] in (None, ""):
+                        values.pop()
+                    header = [f"__UNNAMED__{i}" if v in (None, "") else v
+                              for i, v in enumerate(values)]
+                    return [_header_text(h) for h in header], row[0].row
+        finally:
+            workbook.close()
+        return [], 1
+
+    def column(self, name: str, position: int) -> pd.Series:
+        """One column's values below the header (for keys), skipping the other columns."""
+        sheet = self.excel.load_sheet_by_name(name, use_columns=[position])
+        values = sheet.to_pandas().iloc[:, 0]
+        return values[values.notna()].astype("str").str.strip()
 
     def _first_value_row(self, name: str) -> int:
         """Excel's row number of the first cell holding a value (where the data range starts)."""

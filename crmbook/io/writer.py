@@ -9,6 +9,7 @@ conditional formats and table definition stay as the user left them.
 from __future__ import annotations
 
 import re
+import struct
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,9 +126,44 @@ def write_workbook(source: Path, target: Path, changes: dict[str, SheetChange]) 
             elif info.filename in last_row_of_table:
                 data = _retarget_table(pkg.read(info.filename), last_row_of_table[info.filename])
             else:
-                data = pkg.read(info.filename)
+                _copy_part(pkg.zip, out, info)
+                continue
             _write_part(out, info, data)
     return last_rows
+
+
+def _copy_part(src: zipfile.ZipFile, out: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    """Copy a part's compressed bytes as they are: no inflate, no deflate, nothing altered.
+
+    zipfile has no public call for this; it is what ZipFile.write does internally (local
+    header, data, central-directory entry). Anything unusual falls back to a re-deflate.
+    """
+    if info.flag_bits & 0x1 or info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        _write_part(out, info, src.read(info.filename))
+        return
+    src.fp.seek(info.header_offset)
+    local = src.fp.read(zipfile.sizeFileHeader)
+    fields = struct.unpack(zipfile.structFileHeader, local)
+    skip = fields[zipfile._FH_FILENAME_LENGTH] + fields[zipfile._FH_EXTRA_FIELD_LENGTH]
+    src.fp.seek(info.header_offset + zipfile.sizeFileHeader + skip)
+    clone = zipfile.ZipInfo(info.filename, date_time=info.date_time)
+    clone.compress_type = info.compress_type
+    clone.external_attr = info.external_attr
+    clone.CRC, clone.compress_size, clone.file_size = info.CRC, info.compress_size, info.file_size
+    clone.header_offset = out.fp.tell()
+    zip64 = clone.file_size > zipfile.ZIP64_LIMIT or clone.compress_size > zipfile.ZIP64_LIMIT
+    out.fp.write(clone.FileHeader(zip64))
+    remaining = info.compress_size
+    while remaining:
+        chunk = src.fp.read(min(remaining, 1 << 20))
+        if not chunk:
+            raise CrmbookError(f"{info.filename} is truncated in the source workbook")
+        out.fp.write(chunk)
+        remaining -= len(chunk)
+    out.filelist.append(clone)
+    out.NameToInfo[clone.filename] = clone
+    out.start_dir = out.fp.tell()
+    out._didModify = True
 
 
 def _write_part(out: zipfile.ZipFile, info: zipfile.ZipInfo, data: bytes) -> None:
