@@ -34,5 +34,6 @@ def overview(frames: dict[str, pd.DataFrame], today: dt.date) -> pd.DataFrame:
         ("open tasks", len(open_tasks)),
         ("open tasks overdue", int((open_tasks["due"] < now).sum())),
     ]
-    return pd.DataFrame({"figure": [r[0] for r in rows],
-                         "value": pd.Series([r[1] for r in rows], dtype=object)})
+    return pd.DataFrame(
+        {"figure": [r[0] for r in rows], "value": pd.Series([r[1] for r in rows], dtype=object)}
+    )

@@ -1,0 +1,127 @@
+"""The pipeline: deals by stage with their weighted value, what we won and lost and why,
+and the customers' own funnel, the loyalty ladder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from crmbook.schema import SCHEMA
+
+# The chance that a deal at this stage is won; pass your own to deals_by_stage to change it.
+STAGE_PROBABILITY: dict[str, float] = {
+    "new": 0.10,
+    "qualified": 0.25,
+    "proposal": 0.50,
+    "negotiation": 0.75,
+    "won": 1.0,
+    "lost": 0.0,
+}
+DEAL_STAGES = SCHEMA.vocabulary("deal_stage").values
+LADDER = SCHEMA.vocabulary("stage").values
+CLOSED = ("won", "lost")
+_DEFAULT_STAGE = SCHEMA.sheet("Deals").field("stage").default
+_DEFAULT_LADDER = SCHEMA.sheet("Customers").field("stage").default
+
+
+def deals_by_stage(
+    deals: pd.DataFrame, probabilities: Mapping[str, float] | None = None
+) -> pd.DataFrame:
+    """Per stage: deals, amount, probability and weighted value (amount x probability).
+
+    Every stage of the vocabulary is listed in order, then stages typed by hand. A stage
+    without a probability counts at 0. A deal without a stage is at the default stage.
+    """
+    chance = {**STAGE_PROBABILITY, **(probabilities or {})}
+    stage = _stage(deals)
+    amount = deals["amount"].fillna(0.0)
+    grouped = amount.groupby(stage).agg(["size", "sum"])
+    order = [*DEAL_STAGES, *sorted(set(grouped.index) - set(DEAL_STAGES))]
+    grouped = grouped.reindex(order, fill_value=0)
+    out = pd.DataFrame(
+        {
+            "stage": pd.Series(order, dtype="str"),
+            "deals": grouped["size"].to_numpy(dtype="int64"),
+            "amount": grouped["sum"].to_numpy(dtype=float),
+            "probability": [float(chance.get(s, 0.0)) for s in order],
+        }
+    )
+    out["weighted"] = (out["amount"] * out["probability"]).round(2)
+    return out
+
+
+def won_lost(deals: pd.DataFrame) -> pd.DataFrame:
+    """Open, won and lost deals: count, amount, and the share of closed deals won or lost."""
+    stage = _stage(deals)
+    outcome = stage.where(stage.isin(CLOSED), "open")
+    grouped = deals["amount"].fillna(0.0).groupby(outcome).agg(["size", "sum"])
+    grouped = grouped.reindex(["open", *CLOSED], fill_value=0)
+    closed = grouped.loc[list(CLOSED), "size"].sum()
+    share = [np.nan, *(grouped.loc[c, "size"] / closed if closed else np.nan for c in CLOSED)]
+    return pd.DataFrame(
+        {
+            "outcome": pd.Series(grouped.index, dtype="str"),
+            "deals": grouped["size"].to_numpy(dtype="int64"),
+            "amount": grouped["sum"].to_numpy(dtype=float),
+            "share_of_closed": np.round(np.array(share, dtype=float), 3),
+        }
+    )
+
+
+def lost_reasons(deals: pd.DataFrame) -> pd.DataFrame:
+    """Why lost deals were lost: deals, amount and share per reason, the most frequent first."""
+    lost = deals[_stage(deals) == "lost"]
+    return _counted(lost, lost["lost_reason"].fillna("(not given)"), "lost_reason")
+
+
+def lost_to_competitors(deals: pd.DataFrame) -> pd.DataFrame:
+    """Lost deals per competitor named on them: deals, amount and share of those deals."""
+    lost = deals[(_stage(deals) == "lost") & deals["competitor"].notna()]
+    return _counted(lost, lost["competitor"], "competitor")
+
+
+def loyalty_ladder(customers: pd.DataFrame) -> pd.DataFrame:
+    """Customers per loyalty-ladder stage, in ladder order, with each stage's share."""
+    stage = customers["stage"].fillna(_DEFAULT_LADDER)
+    counts = stage.value_counts()
+    order = [*LADDER, *sorted(set(counts.index) - set(LADDER))]
+    counts = counts.reindex(order, fill_value=0)
+    total = counts.sum()
+    return pd.DataFrame(
+        {
+            "stage": pd.Series(order, dtype="str"),
+            "customers": counts.to_numpy(dtype="int64"),
+            "share": np.round(counts.to_numpy() / total, 3) if total else np.nan,
+        }
+    )
+
+
+def pipeline_report(
+    frames: dict[str, pd.DataFrame], probabilities: Mapping[str, float] | None = None
+) -> dict[str, pd.DataFrame]:
+    """The pipeline report as named tables."""
+    deals = frames["Deals"]
+    return {
+        "deals by stage": deals_by_stage(deals, probabilities),
+        "won and lost": won_lost(deals),
+        "lost reasons": lost_reasons(deals),
+        "lost to competitors": lost_to_competitors(deals),
+        "loyalty ladder": loyalty_ladder(frames["Customers"]),
+    }
+
+
+def _stage(deals: pd.DataFrame) -> pd.Series:
+    return deals["stage"].fillna(_DEFAULT_STAGE).astype("str")
+
+
+def _counted(deals: pd.DataFrame, key: pd.Series, name: str) -> pd.DataFrame:
+    grouped = deals["amount"].fillna(0.0).groupby(key.astype("str")).agg(["size", "sum"])
+    grouped = grouped.reset_index(names=name).rename(columns={"size": "deals", "sum": "amount"})
+    grouped = grouped.sort_values(["deals", name], ascending=[False, True], ignore_index=True)
+    total = grouped["deals"].sum()
+    grouped["deals"] = grouped["deals"].astype("int64")
+    grouped["share"] = (grouped["deals"] / total).round(3) if total else np.nan
+    return grouped
