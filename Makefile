@@ -24,11 +24,18 @@ system-deps:
 	      || echo "note: could not install LibreOffice; its tests will be skipped"; \
 	  else echo "note: LibreOffice (soffice) not found; its tests will be skipped"; fi; }
 
+# Builds the demo business, then runs the daily jobs on it.
 demo: setup
 	@mkdir -p $(dir $(DEMO))
 	$(VENV)/bin/crmbook demo $(DEMO) --force
-	$(VENV)/bin/crmbook validate $(DEMO) || true
-	$(VENV)/bin/crmbook find $(DEMO) ivanov
+	$(VENV)/bin/crmbook validate $(DEMO)
+	$(VENV)/bin/crmbook find $(DEMO) "Ivanov S. V."
+	$(VENV)/bin/crmbook card $(DEMO) C-000001
+	$(VENV)/bin/crmbook reminders $(DEMO) --days 7
+	$(VENV)/bin/crmbook segment $(DEMO)
+	$(VENV)/bin/crmbook report sources $(DEMO)
+	$(VENV)/bin/crmbook report all $(DEMO) --out $(dir $(DEMO))report.xlsx --png $(dir $(DEMO))charts
+	@echo "Demo workbook: $(DEMO); report: $(dir $(DEMO))report.xlsx; charts: $(dir $(DEMO))charts/"
 
 test: setup system-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
