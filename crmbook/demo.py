@@ -228,8 +228,6 @@ _COMPETITORS = (  # "losses": their share of the deals we lose to a competitor
 )
 # per city: name, country, area code, phone code, legal form, web domain ending, mail provider
 _CITY = np.array([(c, k, a, *_COUNTRIES[k]) for c, k, a, _ in _CITIES], dtype=object)
-_DTYPES = {"date": "datetime64[us]", "datetime": "datetime64[us]", "money": "float64",
-           "integer": "Int64", "bool": "bool"}
 _NAT = np.datetime64("NaT", "D")
 
 
@@ -542,7 +540,7 @@ def _frame(sheet: str, columns: dict) -> pd.DataFrame:
         raise KeyError(f"{sheet} has no columns {sorted(unknown)}")
     n = len(next(iter(columns.values())))
     return pd.DataFrame({f.name: pd.Series(columns.get(f.name, [None] * n),
-                                           dtype=_DTYPES.get(f.type, "str")) for f in fields})
+                                           dtype=f.ftype.dtype) for f in fields})
 
 
 def _records(sheet: str, records: tuple[dict, ...]) -> pd.DataFrame:

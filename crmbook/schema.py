@@ -21,6 +21,7 @@ class FieldType:
     number_format: str
     width: float
     help: str
+    dtype: str = "str"  # the pandas dtype of the column in a Book's frames
 
 
 TYPES: dict[str, FieldType] = {
@@ -31,11 +32,17 @@ TYPES: dict[str, FieldType] = {
         FieldType("longtext", "@", 40, "free text"),
         FieldType("email", "@", 28, "an email address such as anna@example.com"),
         FieldType("phone", "@", 17, "a phone number, e.g. +49 30 1234567"),
-        FieldType("date", "yyyy-mm-dd", 12, "a date such as 2024-03-31"),
-        FieldType("datetime", "yyyy-mm-dd hh:mm", 17, "a date and time such as 2024-03-31 14:30"),
-        FieldType("money", "#,##0.00", 12, "an amount such as 1250.00"),
-        FieldType("integer", "0", 10, "a whole number"),
-        FieldType("bool", "General", 10, "TRUE or FALSE"),
+        FieldType("date", "yyyy-mm-dd", 12, "a date such as 2024-03-31", "datetime64[us]"),
+        FieldType(
+            "datetime",
+            "yyyy-mm-dd hh:mm",
+            17,
+            "a date and time such as 2024-03-31 14:30",
+            "datetime64[us]",
+        ),
+        FieldType("money", "#,##0.00", 12, "an amount such as 1250.00", "float64"),
+        FieldType("integer", "0", 10, "a whole number", "Int64"),
+        FieldType("bool", "General", 10, "TRUE or FALSE", "bool"),
         FieldType("choice", "@", 14, "one value from the Lists sheet"),
         FieldType("tags", "@", 20, "words separated by commas"),
     )

@@ -13,20 +13,12 @@ from crmbook.analytics.pipeline import (
 )
 from crmbook.schema import SCHEMA
 
-DTYPES = {
-    "date": "datetime64[us]",
-    "datetime": "datetime64[us]",
-    "money": "float64",
-    "integer": "Int64",
-    "bool": "bool",
-}
-
 
 def table(sheet: str, *rows: dict) -> pd.DataFrame:
     """A typed frame like Book.table(sheet).df, from a few records (missing fields empty)."""
     return pd.DataFrame(
         {
-            f.name: pd.Series([r.get(f.name) for r in rows], dtype=DTYPES.get(f.type, "str"))
+            f.name: pd.Series([r.get(f.name) for r in rows], dtype=f.ftype.dtype)
             for f in SCHEMA.sheet(sheet).fields
         }
     )

@@ -13,13 +13,6 @@ from crmbook.cli import main
 from crmbook.demo import build_demo_book
 from crmbook.schema import SCHEMA
 
-DTYPES = {
-    "date": "datetime64[us]",
-    "datetime": "datetime64[us]",
-    "money": "float64",
-    "integer": "Int64",
-    "bool": "bool",
-}
 TODAY = dt.date(2026, 3, 10)  # a Tuesday
 
 
@@ -27,7 +20,7 @@ def table(sheet: str, *rows: dict) -> pd.DataFrame:
     """A typed frame like Book.table(sheet).df, from a few records (missing fields empty)."""
     return pd.DataFrame(
         {
-            f.name: pd.Series([r.get(f.name) for r in rows], dtype=DTYPES.get(f.type, "str"))
+            f.name: pd.Series([r.get(f.name) for r in rows], dtype=f.ftype.dtype)
             for f in SCHEMA.sheet(sheet).fields
         }
     )
