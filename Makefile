@@ -23,6 +23,13 @@ system-deps:
 	    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends libreoffice-calc-nogui) >/dev/null \
 	      || echo "note: could not install LibreOffice; its tests will be skipped"; \
 	  else echo "note: LibreOffice (soffice) not found; its tests will be skipped"; fi; }
+# Chromium renders the data-entry notebook in tests/test_browser.py (Debian's package; playwright
+# cannot download its own browsers here). Skipped with a reason when it cannot be installed.
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium) >/dev/null \
+	      || echo "note: could not install Chromium; the browser test will be skipped"; \
+	  else echo "note: Chromium not found at /usr/bin/chromium; the browser test will be skipped"; fi; }
 
 # Builds the demo business, then runs the daily jobs on it.
 demo: setup
@@ -39,6 +46,14 @@ demo: setup
 
 test: setup system-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# JupyterLab on notebooks/, working on the demo workbook (built first when it is missing).
+LAB_ARGS ?=
+lab: setup
+	@test -f $(DEMO) || { mkdir -p $(dir $(DEMO)) && $(VENV)/bin/crmbook demo $(DEMO); }
+	$(if $(filter-out demo/shop.xlsx,$(DEMO)),CRMBOOK_NOTEBOOK_WORKBOOK=$(abspath $(DEMO)) )$(VENV)/bin/jupyter lab \
+	  --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) \
+	  --ContentsManager.hide_globs=conftest.py --ContentsManager.hide_globs=__pycache__ $(LAB_ARGS)
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -18,17 +18,20 @@ import os
 import re
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from crmbook.errors import CrmbookError, RecordError
+from crmbook.errors import CrmbookError, NotAWorkbookError, RecordError
+from crmbook.io.newsheet import NewSheet, check_sheet_name, frame_formats, unique_headers
 from crmbook.io.package import Package, check_file
 from crmbook.io.reader import RawSheet, Reader
 from crmbook.io.safety import FileState, atomic_replace, check_not_locked
 from crmbook.io.template import meta_rows, write_template
 from crmbook.io.writer import SheetChange, write_workbook
-from crmbook.schema import EXCEL_MAX_ROWS, SCHEMA, Schema, Sheet
+from crmbook.languages import LABELS, Words, sheet_aliases, words
+from crmbook.schema import EXCEL_MAX_ROWS, SCHEMA, SCHEMA_HISTORY, SCHEMA_VERSION, Schema, Sheet
 from crmbook.validation import (
     ERROR,
     WARNING,
@@ -43,19 +46,39 @@ from crmbook.validation import (
 )
 
 
-def open(path: str | os.PathLike, *, user: str | None = None, dayfirst: bool = True) -> Book:
-    """Open a crmbook workbook for reading and changing."""
+def open(
+    path: str | os.PathLike,
+    *,
+    user: str | None = None,
+    dayfirst: bool = True,
+    password: str | None = None,
+) -> Book:
+    """Open a crmbook workbook for reading and changing.
+
+    With a password, an encrypted workbook is decrypted to a private temporary copy and
+    save() encrypts it again (see sharing/protect.py).
+    """
+    if password is not None:
+        from crmbook.sharing.protect import open_encrypted
+
+        return open_encrypted(Path(path), password, user=user, dayfirst=dayfirst)
     return Book(Path(path), user=user, dayfirst=dayfirst)
 
 
-def create(path: str | os.PathLike, *, user: str | None = None, overwrite: bool = False) -> Book:
-    """Write a new empty workbook from the schema and open it."""
+def create(
+    path: str | os.PathLike,
+    *,
+    user: str | None = None,
+    overwrite: bool = False,
+    lang: str = "en",
+) -> Book:
+    """Write a new empty workbook from the schema and open it (sheets and labels in `lang`)."""
     path = Path(path)
     if path.exists() and not overwrite:
         raise CrmbookError(f"{path} already exists; choose another name or delete it first")
     now = dt.datetime.now().replace(microsecond=0)
     tmp = path.with_name(f".{path.name}.crmbook-new")
-    write_template(tmp, workbook_id=uuid.uuid4().hex, now=now)
+    write_template(tmp, workbook_id=uuid.uuid4().hex, now=now, lang=lang)
     atomic_replace(tmp, path, backups=0)
     return Book(path, user=user)
 
@@ -188,8 +211,9 @@ class Table:
         if len(keys) <= BULK_LOG_THRESHOLD:
             self.book._log_many(self.sheet, keys, "", "", "added")
         else:
-            self.book._log_many(self.sheet, [f"{keys[0]}..{keys[-1]}"], "", "",
-                                f"added {len(keys):,} records")
+            self.book._log_many(
+                self.sheet, [f"{keys[0]}..{keys[-1]}"], "", "", f"added {len(keys):,} records"
+            )
         return keys
 
     def update(self, key: str, **values: object) -> None:
@@ -330,7 +354,7 @@ class Table:
                 if len(keep):
                     out[name] = out[name].astype(object)
                     out.loc[keep, name] = raw[keep]
-        return out
+        return self.book._labelled(out, self.sheet)
 
     def _saved(self, last_row: int) -> None:
         if self._typed is not None:
@@ -409,6 +433,30 @@ def _issues_message(sheet: Sheet, issues: list) -> str:
     return "\n".join(lines)
 
 
+@dataclass
+class Upgrade:
+    """What the next save adds to a workbook made for an older schema version."""
+
+    from_version: int
+    sheets: list[str]
+    columns: dict[str, list[str]]
+
+    @property
+    def note(self) -> str:
+        news = [text for version, text in SCHEMA_HISTORY if version > self.from_version]
+        added = [f"the sheet {name}" for name in self.sheets] + [
+            f"the column{'s' if len(cols) > 1 else ''} {', '.join(cols)} to {sheet}"
+            for sheet, cols in self.columns.items()
+        ]
+        return (
+            f"the workbook is of schema version {self.from_version} (this crmbook writes "
+            f"version {SCHEMA_VERSION}): the next save adds "
+            + (" and ".join(added) or "nothing but the new version number")
+            + (f". New since version {self.from_version}: {'; '.join(news)}" if news else "")
+            + ". Nothing is removed; your own sheets and columns stay."
+        )
+
+
 class Book:
     """A crmbook workbook: typed tables, the Lists vocabularies, validation and save."""
 
@@ -425,6 +473,11 @@ class Book:
         self._load_issues: dict[str, list] = {}
         self.tables = {s.name: Table(self, s) for s in schema.sheets}
         self.meta = self._read_meta()
+        self.words = _book_words(self.meta.get("language"))
+        self._new_sheets: dict[str, NewSheet] = {}
+        self.upgrade: Upgrade | None = None
+        self.upgrade = self._plan_upgrade()
+        self._headers.clear()
         self.lists = self._read_lists()
         self._meta_changed = False
         self._lists_changed = False
@@ -436,9 +489,44 @@ class Book:
     def _open_reader(self) -> None:
         self._headers: dict[str, tuple[list[str], int]] = {}
         with Package(self.path) as pkg:
-            self.sheet_names = list(pkg.sheets)
+            actual = list(pkg.sheets)
             parts = {name: sheet.part for name, sheet in pkg.sheets.items()}
+        self._in_book = _sheets_in_book(self.schema, actual)
+        internal = {book_name: name for name, book_name in self._in_book.items()}
+        self._actual_names = actual
+        self.sheet_names = [internal.get(n, n) for n in actual]
         self._reader = Reader(self.path, parts)
+
+    def _book_name(self, name: str) -> str:
+        """The name a crmbook sheet carries in this workbook (Kunden for Customers in German)."""
+        return self._in_book.get(name, name)
+
+    @property
+    def _foreign(self) -> bool:
+        """Whether the workbook shows another language than the internal names."""
+        return self.words.lang != "en" or any(k != v for k, v in self._in_book.items())
+
+    def _internal_values(self, frame: pd.DataFrame, sheet: Sheet) -> None:
+        """Dropdown labels of any language ('offen', 'Termin') as internal values."""
+        if not self._foreign:
+            return
+        for f in sheet.fields:
+            if f.vocabulary and f.name in frame:
+                col = frame[f.name].copy()
+                known = col.notna()
+                col[known] = [LABELS.get(str(v).strip().lower(), v) for v in col[known]]
+                frame[f.name] = col
+
+    def _labelled(self, frame: pd.DataFrame, sheet: Sheet) -> pd.DataFrame:
+        """Internal dropdown values as the labels of the workbook's language, for writing."""
+        if self.words.lang == "en":
+            return frame
+        for f in sheet.fields:
+            if f.vocabulary and f.name in frame:
+                frame[f.name] = frame[f.name].map(
+                    lambda v: self.words.value(v) if isinstance(v, str) else v
+                )
+        return frame
 
     def __getattr__(self, name: str) -> Table:
         tables = self.__dict__.get("tables", {})
@@ -464,11 +552,13 @@ class Book:
     def _raw(self, name: str) -> RawSheet:
         if name not in self.sheet_names:
             return RawSheet.empty(name)
-        return self._reader.sheet(name)
+        return self._reader.sheet(self._book_name(name))
 
     def _load(self, sheet: Sheet) -> TypedSheet:
         checker = Checker(self.schema)
-        if sheet.name not in self.sheet_names:
+        if sheet.name not in self.sheet_names and not (
+            self.upgrade and sheet.name in self.upgrade.sheets
+        ):
             checker.add(
                 "missing-sheet",
                 ERROR,
@@ -481,6 +571,13 @@ class Book:
             )
         raw = self._raw(sheet.name)
         typed = type_sheet(sheet, raw, checker, self.dayfirst)
+        if self.upgrade is not None:
+            added = self.upgrade.columns.get(sheet.name, [])
+            typed.layout += self._added_columns(sheet, typed.layout)
+            checker.issues = [
+                i for i in checker.issues if not (i.code == "missing-column" and i.column in added)
+            ]
+        self._internal_values(typed.frame, sheet)
         canonical_choices(typed.frame, sheet, self.lists)
         table = self.tables[sheet.name]
         for name in {i.column for i in checker.issues if i.code.startswith("bad-")}:
@@ -517,18 +614,26 @@ class Book:
 
     def _header_info(self, sheet: Sheet) -> tuple[list[str], int]:
         """The sheet's column order without reading all its rows (for appending)."""
+        if self.upgrade and sheet.name in self.upgrade.sheets:
+            return sheet.columns, 1
         if sheet.name not in self.sheet_names:
             raise CrmbookError(
                 f"the workbook has no sheet '{sheet.name}'; cannot store "
                 f"{sheet.entity} records. Restore the sheet first."
             )
         if sheet.name not in self._headers:
-            header, header_row = self._reader.header(sheet.name)
+            header, header_row = self._reader.header(self._book_name(sheet.name))
             empty = pd.DataFrame(columns=range(len(header)), dtype=object).set_axis(header, axis=1)
             raw = RawSheet(sheet.name, header_row, header, empty, pd.Series([], dtype="int64"))
-            self._headers[sheet.name] = (type_sheet(sheet, raw, Checker(self.schema)).layout,
-                                         header_row)
+            layout = type_sheet(sheet, raw, Checker(self.schema)).layout
+            self._headers[sheet.name] = (layout + self._added_columns(sheet, layout), header_row)
         return self._headers[sheet.name]
+
+    def _added_columns(self, sheet: Sheet, layout: list[str]) -> list[str]:
+        """The schema columns a pending upgrade adds to this sheet (none without one)."""
+        if self.upgrade is None:
+            return []
+        return [c for c in self.upgrade.columns.get(sheet.name, []) if c not in layout]
 
     def _row_count(self, table: Table) -> int:
         if table._typed is not None:
@@ -544,6 +649,72 @@ class Book:
             for k, v in zip(raw.frame.iloc[:, 0], raw.frame.iloc[:, 1], strict=True)
         }
 
+    def _plan_upgrade(self) -> Upgrade | None:
+        """Refuse a workbook from a newer crmbook; plan the upgrade of an older one."""
+        version = self.meta.get("schema_version")
+        if not isinstance(version, int):
+            return None
+        if version > self.schema.version:
+            raise NotAWorkbookError(
+                f"{self.path} was made by a newer crmbook (schema version {version}); this "
+                f"crmbook knows versions up to {self.schema.version}. Update crmbook "
+                "(pip install -U crmbook) to open it; nothing was changed."
+            )
+        if version == self.schema.version:
+            return None
+        sheets = [s.name for s in self.schema.sheets if s.name not in self.sheet_names]
+        columns = {}
+        for sheet in self.schema.sheets:
+            if sheet.name in self.sheet_names:
+                layout = self._layout(sheet)
+                missing = [c for c in sheet.columns if c not in layout]
+                if missing and layout:
+                    columns[sheet.name] = missing
+        return Upgrade(version, sheets, columns)
+
+    def write_sheet(
+        self, name: str, frame: pd.DataFrame, *, table: bool = True, replace: bool = False
+    ) -> None:
+        """Write `frame` as a sheet of its own, saved with the other changes by save().
+
+        Number formats and widths come from the schema for its columns, else from the dtypes;
+        text is always stored as text. A sheet of that name is replaced only when crmbook wrote
+        it and replace=True; the workbook's own sheets and the user's are never replaced.
+        """
+        check_sheet_name(name)
+        owned = {
+            alias.lower()
+            for n in (*self.schema.owned_sheet_names, self.schema.dashboard_sheet)
+            for alias in sheet_aliases(n)
+        }
+        if name.lower() in owned:
+            raise CrmbookError(f"{name!r} is one of crmbook's own sheets; choose another name")
+        existing = next((n for n in self._actual_names if n.lower() == name.lower()), None)
+        if existing is not None:
+            if not replace:
+                raise CrmbookError(
+                    f"the workbook has a sheet {existing!r} already; choose another name "
+                    "or replace it (replace=True)"
+                )
+            if f"sheet.{existing}" not in self.meta:
+                raise CrmbookError(
+                    f"the sheet {existing!r} was not written by crmbook; it is never replaced. "
+                    "Choose another name."
+                )
+            name = existing
+        if frame.shape[1] == 0:
+            raise CrmbookError(f"nothing to write to {name!r}: the frame has no columns")
+        frame = frame.reset_index(drop=True).set_axis(unique_headers(frame.columns), axis=1)
+        for column in frame.columns:
+            if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
+                frame[column] = frame[column].dt.tz_localize(None)
+        formats, widths = frame_formats(frame, _known_formats(self.schema, frame))
+        self._new_sheets[name] = NewSheet(
+            name, frame, formats, widths, table=name if table else None
+        )
+        self.meta[f"sheet.{name}"] = f"written by crmbook {self.now().isoformat(sep=' ')}"
+        self._meta_changed = True
+
     def _read_lists(self) -> dict[str, list[str]]:
         raw = self._raw(self.schema.lists_sheet)
         lists = {}
@@ -551,6 +722,8 @@ class Book:
             if vocab.name in raw.header:
                 col = raw.frame[vocab.name]
                 lists[vocab.name] = [str(v).strip() for v in col if not _missing(v) and v != ""]
+                if self._foreign:
+                    lists[vocab.name] = [LABELS.get(v.lower(), v) for v in lists[vocab.name]]
             else:
                 lists[vocab.name] = list(vocab.values)
         return lists
@@ -562,7 +735,7 @@ class Book:
         layout, _ = self._header_info(sheet)
         if sheet.key not in layout:
             return set()
-        values = self._reader.column(sheet.name, layout.index(sheet.key))
+        values = self._reader.column(self._book_name(sheet.name), layout.index(sheet.key))
         return set(values[values != ""])
 
     def _reference_keys(self, sheet: Sheet) -> dict[str, set[str]]:
@@ -582,7 +755,9 @@ class Book:
         columns = {}
         for position, name in enumerate(raw.header):
             if name in self.lists:
-                columns[name] = pd.Series(self.lists[name], dtype=object)
+                columns[name] = pd.Series(
+                    [self.words.value(v) for v in self.lists[name]], dtype=object
+                )
             else:
                 columns[name] = raw.frame.iloc[:, position].reset_index(drop=True)
         return SheetChange("rewrite", pd.DataFrame(columns), raw.header_row)
@@ -650,6 +825,17 @@ class Book:
                     f"the list '{vocab.name}' is missing; crmbook uses its defaults",
                     f"add a column headed '{vocab.name}' to the Lists sheet",
                 )
+        if self.upgrade is not None:
+            checker.add(
+                "schema-upgrade",
+                WARNING,
+                self.schema.meta_sheet,
+                None,
+                "schema_version",
+                self.upgrade.from_version,
+                self.upgrade.note,
+                "nothing to do: save the workbook through crmbook (any change) to upgrade it",
+            )
         typed = {s.name: self.table(s.name).typed for s in self.schema.sheets}
         for issues in self._load_issues.values():
             checker.issues.extend(issues)
@@ -668,6 +854,7 @@ class Book:
         return (
             bool(self._log)
             or self._meta_changed
+            or bool(self._new_sheets)
             or any(t._rewrite or t._new or t._pending_append for t in self.tables.values())
         )
 
@@ -686,10 +873,24 @@ class Book:
         if self.path.exists() and FileState.of(self.path) != self._state:
             self._open_reader()  # forced over a newer file: read its layout, not the old one's
         changes: dict[str, SheetChange] = {}
+        new_sheets = list(self._new_sheets.values())
+        upgrade = self.upgrade
+        if upgrade is not None:
+            new_sheets += self._upgrade_sheets(upgrade)
+            self.meta["schema_version"] = self.schema.version
+            self._log_upgrade(upgrade)
         for name, table in self.tables.items():
-            if table.sheet.system:
+            if table.sheet.system or (upgrade and name in upgrade.sheets):
                 continue
             change = table._change()
+            if upgrade and name in upgrade.columns and name in self.sheet_names:
+                change = change or SheetChange(
+                    "append",
+                    pd.DataFrame(columns=self._layout(table.sheet)),
+                    self._header_row(table.sheet),
+                    number_formats(table.sheet, self._layout(table.sheet)),
+                )
+                self._mark_added_columns(table.sheet, change, upgrade)
             if change is not None:
                 changes[name] = change
         if self._log and "Log" in self.sheet_names:
@@ -702,23 +903,32 @@ class Book:
                 self._header_row(log_sheet),
                 number_formats(log_sheet, layout),
             )
+            if upgrade and log_sheet.name in upgrade.columns:
+                self._mark_added_columns(log_sheet, changes[log_sheet.name], upgrade)
         if self._lists_changed and self.schema.lists_sheet in self.sheet_names:
             changes[self.schema.lists_sheet] = self._lists_change()
         if (self._meta_changed or changes) and self.schema.meta_sheet in self.sheet_names:
+            self._record_fingerprints()
             rows = dict(meta_rows(self.schema, "", self.now()))
             rows.update(self.meta)
             meta = pd.DataFrame({"key": ["key", *rows.keys()], "value": ["value", *rows.values()]})
             changes[self.schema.meta_sheet] = SheetChange("rewrite", meta.iloc[1:], 1)
         tmp = target.with_name(f".{target.name}.crmbook-{uuid.uuid4().hex[:8]}")
         try:
-            last_rows = write_workbook(self.path, tmp, changes)
+            in_book = {self._book_name(name): change for name, change in changes.items()}
+            last_rows = write_workbook(self.path, tmp, in_book, new_sheets)
+            last_rows = {name: last_rows.get(self._book_name(name), 0) for name in changes}
+            if upgrade is not None:
+                last_rows |= {name: len(self.tables[name].df) + 1 for name in upgrade.sheets}
             atomic_replace(tmp, target, backups=backups, check=still_ours)
         finally:
             tmp.unlink(missing_ok=True)
         for name, table in self.tables.items():
-            if name in changes:
+            if name in changes or (upgrade and name in upgrade.sheets):
                 table._saved(last_rows.get(name, 0))
         self._log = []
+        self._new_sheets = {}
+        self.upgrade = None
         self._meta_changed = self._lists_changed = False
         self.path = target
         self._state = FileState.of(target)
@@ -726,8 +936,104 @@ class Book:
         self._open_reader()
         return target
 
+    def _record_fingerprints(self) -> None:
+        """Remember each record's field hashes, so a copy of this save can be merged later."""
+        from crmbook.sharing.fingerprints import record_save
+
+        full, appended = {}, {}
+        for name, table in self.tables.items():
+            if table.sheet.system or not table.sheet.key:
+                continue
+            if table._typed is not None:
+                full[name] = table.df
+            elif table._new:
+                appended[name] = pd.concat(table._new, ignore_index=True)
+        record_save(self.meta, self.schema, full, appended)
+
+    def _upgrade_sheets(self, upgrade: Upgrade) -> list[NewSheet]:
+        """The schema sheets an older workbook lacks, with any records added to them."""
+        out = []
+        for name in upgrade.sheets:
+            sheet = self.schema.sheet(name)
+            table = self.tables[name]
+            frame = table.df[sheet.columns] if table._typed or table._new else None
+            if frame is None:
+                frame = pd.DataFrame({f.name: empty_column(f, 0) for f in sheet.fields})
+            frame = self._labelled(frame.reset_index(drop=True).copy(), sheet)
+            frame.columns = [self.words.field(c) for c in frame.columns]
+            out.append(
+                NewSheet(
+                    self.words.sheet(name),
+                    frame,
+                    [f.ftype.number_format for f in sheet.fields],
+                    [f.width for f in sheet.fields],
+                    table=name,
+                    freeze="B2" if sheet.id_prefix else "A2",
+                )
+            )
+        return out
+
+    def _mark_added_columns(self, sheet: Sheet, change: SheetChange, upgrade: Upgrade) -> None:
+        added = [c for c in upgrade.columns.get(sheet.name, []) if c in change.frame.columns]
+        if added and list(change.frame.columns[-len(added) :]) == added:
+            change.added_columns = [self.words.field(c) for c in added]
+            change.added_widths = [sheet.field(c).width for c in added]
+
+    def _log_upgrade(self, upgrade: Upgrade) -> None:
+        if any(entry["record"] == "schema_version" for entry in self._log):
+            return  # a save that failed before logged it already
+        self._log.append(
+            {
+                "when": self.now(),
+                "who": self.user,
+                "sheet": self.schema.meta_sheet,
+                "record": "schema_version",
+                "field": "schema_version",
+                "old": str(upgrade.from_version),
+                "new": f"{self.schema.version}: {upgrade.note}",
+            }
+        )
+
     def close(self) -> None:
         self._reader.close()
+
+
+def _sheets_in_book(schema: Schema, actual: list[str]) -> dict[str, str]:
+    """crmbook's sheet -> the sheet of the workbook that is it, by any language's name."""
+    found = {}
+    lowered = {n.lower(): n for n in reversed(actual)}
+    for name in (*(s.name for s in schema.sheets), schema.lists_sheet, schema.dashboard_sheet):
+        for alias in sheet_aliases(name):
+            if alias.lower() in lowered:
+                found[name] = lowered[alias.lower()]
+                break
+    return found
+
+
+def _book_words(lang: object) -> Words:
+    try:
+        return words(str(lang) if lang else "en")
+    except ValueError:
+        return words("en")
+
+
+def _known_formats(schema: Schema, frame: pd.DataFrame) -> dict[str, tuple[str, float]]:
+    """The schema's format and width for frame columns named like a field of a matching type."""
+    known: dict[str, tuple[str, float]] = {}
+    for sheet in schema.sheets:
+        for f in sheet.fields:
+            if f.name not in frame.columns or f.name in known:
+                continue
+            series = frame[f.name]
+            dates = pd.api.types.is_datetime64_any_dtype(series)
+            if f.type in ("date", "datetime") and not dates:
+                continue
+            if f.type in ("money", "integer") and not pd.api.types.is_numeric_dtype(series):
+                continue
+            if f.type not in ("date", "datetime") and dates:
+                continue
+            known[f.name] = (f.ftype.number_format, f.width)
+    return known
 
 
 def _meta_value(value: object) -> object:

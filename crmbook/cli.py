@@ -6,6 +6,7 @@ Every command turns library errors into one clear line and an exit code:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import io
@@ -20,6 +21,7 @@ from rich.table import Table as RichTable
 
 import crmbook
 from crmbook.errors import CrmbookError, RecordError
+from crmbook.languages import LANGUAGES
 from crmbook.schema import SCHEMA, TYPES, Field
 
 OUTPUT_FORMATS = ("table", "csv", "json")
@@ -102,12 +104,21 @@ def main() -> None:
 @main.command()
 @FILE
 @click.option("--force", is_flag=True, help="overwrite FILE if it exists")
+@click.option(
+    "--lang",
+    type=click.Choice(LANGUAGES),
+    default="en",
+    show_default=True,
+    help="language of the sheet names, headers and dropdown labels",
+)
 @handle_errors
-def init(file: Path, force: bool) -> None:
+def init(file: Path, force: bool, lang: str) -> None:
     """Create a new, empty CRM workbook FILE."""
-    book = crmbook.create(file, overwrite=force)
-    sheets = ", ".join(s.name for s in SCHEMA.entities)
-    click.echo(f"Created {book.path} with sheets {sheets}, Lists, Dashboard and Log.")
+    book = crmbook.create(file, overwrite=force, lang=lang)
+    w = book.words
+    sheets = ", ".join(w.sheet(s.name) for s in SCHEMA.entities)
+    extra = ", ".join(w.sheet(n) for n in (SCHEMA.lists_sheet, SCHEMA.dashboard_sheet))
+    click.echo(f"Created {book.path} with sheets {sheets}, {extra} and {w.sheet('Log')}.")
 
 
 @main.command()
@@ -571,6 +582,12 @@ def _print_card(found) -> None:
     default=None,
     help="also write them to this new workbook (an Excel table; not the CRM workbook)",
 )
+@click.option(
+    "--to-sheet",
+    "sheet_name",
+    default=None,
+    help="also write them to a sheet of this name in the CRM workbook (replaced on each run)",
+)
 @click.option("--user", default=None, help="your name for the change log of --save")
 @click.option("--force", is_flag=True, help="save even if the file looks open in Excel")
 @_today_option
@@ -585,6 +602,7 @@ def segment(
     rfm: bool,
     csv_path: Path | None,
     xlsx_path: Path | None,
+    sheet_name: str | None,
     user: str | None,
     force: bool,
     today,
@@ -617,7 +635,7 @@ def segment(
     frames = _frames(book, *SEGMENT_SHEETS)
     parsed = parse_rules(saved_rules(frames["Segments"], saved)) if saved else []
     parsed += parse_rules(list(rules))
-    if not parsed and not (saved or rfm or save_as or csv_path or xlsx_path):
+    if not parsed and not (saved or rfm or save_as or csv_path or xlsx_path or sheet_name):
         emit_report(saved_segments(frames, day), fmt, title="Saved segments")
         return
     if save_as and not parsed:
@@ -634,6 +652,12 @@ def segment(
         from crmbook.export import write_customer_list
 
         write_customer_list(found, xlsx_path, sheet_name=label)
+    if sheet_name:
+        book.write_sheet(sheet_name, found, replace=True)
+        book.save(force=force)
+        click.echo(
+            f"Wrote {len(found):,} customers to the sheet {sheet_name!r}", err=fmt != "table"
+        )
     shown = list(dict.fromkeys([*SEGMENT_COLUMNS, *rule_columns(parsed, found), *extra]))
     if fmt == "table" and found.empty:
         click.echo(f"No customer is in the segment {label!r}.")
@@ -677,6 +701,650 @@ def dormant(file: Path, days: int, today, fmt: str) -> None:
         return
     shown = [*SEGMENT_COLUMNS, "owner", "last_contact", "days_since_contact"]
     emit_report(quiet[shown], fmt, title=f"No contact for {days} days or more: {len(quiet):,}")
+
+
+# ---------------------------------------------------------------- mailings, daily run, calendar
+
+
+def _mail_options(command):
+    """--config, --user and --force of the commands that send and log."""
+    for option in reversed(
+        [
+            click.option(
+                "--config",
+                "config_path",
+                type=click.Path(dir_okay=False, path_type=Path),
+                default=None,
+                help="mail settings [default: crmbook.toml beside FILE, else "
+                "~/.config/crmbook/config.toml; CRMBOOK_SMTP_* variables override]",
+            ),
+            click.option("--user", default=None, help="your name for the change log"),
+            click.option("--force", is_flag=True, help="save even if the file looks open in Excel"),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def _print_preview(preview: pd.DataFrame) -> None:
+    for position, row in enumerate(preview.itertuples(index=False), start=1):
+        who = f"{row.name} ({row.customer_id})" if row.customer_id else row.name
+        click.echo(f"--- {position}/{len(preview)}  {who}  <{row.to}>  [{row.status}]")
+        if row.subject:
+            click.echo(f"Subject: {row.subject}")
+        click.echo("\n" + row.body.rstrip("\n") + "\n")
+
+
+def _report_sending(preview, skipped, delivery, notes, fmt: str, dry_run: bool) -> None:
+    """Print what a mailing or daily run did (or would do) and exit 1 if a send failed."""
+    results = preview.drop(columns="body") if dry_run else delivery.to_frame()
+    if fmt == "json":
+        shown = {
+            "messages" if dry_run else "results": json.loads(
+                (preview if dry_run else results).to_json(orient="records")
+            ),
+            "skipped": json.loads(skipped.to_json(orient="records")),
+            "notes": notes,
+        }
+        if delivery is not None:
+            shown |= {"logged": delivery.logged, "error": delivery.error}
+        click.echo(json.dumps(shown, ensure_ascii=False, indent=2))
+    elif fmt == "csv":
+        emit(results, fmt)
+    else:
+        if dry_run:
+            _print_preview(preview)
+        elif not results.empty:
+            emit_report(results, fmt, title="Messages")
+        if not skipped.empty:
+            emit_report(skipped, fmt, title="No message for")
+        for note in notes:
+            click.echo(f"note: {note}")
+        to_send = int((preview["status"] == "to send").sum())
+        if dry_run:
+            click.echo(
+                f"Dry run: {to_send} message(s) to send, {len(skipped)} customer(s) left "
+                "out; nothing was sent."
+            )
+        else:
+            click.echo(
+                f"{delivery.summary().capitalize()}; {len(skipped)} customer(s) left "
+                f"out; {delivery.logged} interaction(s) logged."
+            )
+    if delivery is not None:
+        if delivery.log_error:
+            click.echo(f"note: {delivery.log_error}", err=True)
+        if delivery.error:
+            click.echo(f"error: {delivery.error}", err=True)
+        if delivery.error or delivery.count("failed"):
+            sys.exit(1)
+
+
+@main.command()
+@FILE
+@click.option("--template", "template", required=True, help="the template's name (Templates sheet)")
+@click.option("--segment", "segment_name", default=None, help="the customers of this saved segment")
+@click.option(
+    "--rules", default=None, help='the customers these rules select, e.g. "stage=loyal city=Berlin"'
+)
+@click.option("--dry-run", is_flag=True, help="show every message; send nothing, change nothing")
+@click.option(
+    "--via",
+    type=click.Choice(["smtp", "eml", "sms-csv", "http"]),
+    default=None,
+    help="smtp or eml for email, sms-csv or http for SMS [default: smtp, sms-csv]",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="folder for .eml and SMS CSV files [default: FILE's name + -outbox]",
+)
+@click.option(
+    "--campaign",
+    default=None,
+    help="a campaign name: each customer gets it once ever [default: once per template and day]",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(SCHEMA.vocabulary("interaction_kind").values),
+    default="follow-up",
+    show_default=True,
+    help="the kind of interaction each message is logged as",
+)
+@click.option(
+    "--rate",
+    type=click.FloatRange(0),
+    default=None,
+    help="messages per minute over smtp and http, 0 for no limit [default: config, else 60]",
+)
+@_mail_options
+@_today_option
+@output_option
+@handle_errors
+def mail(
+    file: Path,
+    template: str,
+    segment_name: str | None,
+    rules: str | None,
+    dry_run: bool,
+    via: str | None,
+    out: Path | None,
+    campaign: str | None,
+    kind: str,
+    rate: float | None,
+    config_path: Path | None,
+    user: str | None,
+    force: bool,
+    today,
+    fmt: str,
+) -> None:
+    """Send a template to the customers of a segment, only to those who consented.
+
+    Each message goes once: a journal beside FILE remembers what was sent, so running the
+    same mailing again (after a crash too) sends only what is missing. Every message is
+    logged as an interaction. Preview with --dry-run first.
+    """
+    from crmbook.mailing import load_config
+    from crmbook.mailing import mail as send_mailing
+    from crmbook.mailing.config import with_rate
+
+    book = crmbook.open(file, user=user)
+    run = send_mailing(
+        book,
+        template,
+        today=_day(book, today),
+        config=with_rate(load_config(file, config_path), rate),
+        segment=segment_name,
+        rules=rules,
+        via=via,
+        out=out,
+        dry_run=dry_run,
+        campaign=campaign,
+        kind=kind,
+        force=force,
+    )
+    _report_sending(run.preview, run.plan.skipped, run.delivery, run.notes, fmt, dry_run)
+
+
+@main.command()
+@FILE
+@click.argument("emails", nargs=-1)
+@click.option(
+    "--from-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="a CSV or text file of addresses, e.g. your mail provider's bounces",
+)
+@click.option("--user", default=None, help="your name for the change log")
+@click.option("--force", is_flag=True, help="save even if the file looks open in Excel")
+@_today_option
+@output_option
+@handle_errors
+def unsubscribe(
+    file: Path, emails: tuple[str, ...], from_file: Path | None, user, force, today, fmt: str
+) -> None:
+    """Turn email consent off for addresses that asked to unsubscribe or bounced.
+
+    consent_email becomes FALSE and consent_date today; the Log sheet records the change.
+    """
+    from crmbook.mailing import read_addresses
+    from crmbook.mailing import unsubscribe as turn_off
+
+    addresses = [*emails, *(read_addresses(from_file) if from_file else [])]
+    if not addresses:
+        raise CrmbookError("give the addresses: crmbook unsubscribe FILE EMAIL, or --from-file")
+    book = crmbook.open(file, user=user)
+    done = turn_off(book, addresses, _day(book, today))
+    if done.turned_off:
+        book.save(force=force)
+    if fmt != "table":
+        emit(done.to_frame(), fmt)
+        return
+    emit_report(done.to_frame(), fmt, title="Unsubscribe")
+    click.echo(
+        f"Email consent turned off for {len(done.turned_off)} customer(s); "
+        f"{len(done.already_off)} had it off already; {len(done.unknown)} address(es) "
+        "match no customer."
+    )
+
+
+@main.command()
+@FILE
+@click.option(
+    "--via",
+    type=click.Choice(["smtp", "eml"]),
+    default="smtp",
+    show_default=True,
+    help="emails over SMTP, or as .eml files into --out",
+)
+@click.option(
+    "--sms-via",
+    type=click.Choice(["sms-csv", "http"]),
+    default="sms-csv",
+    show_default=True,
+    help="SMS greetings (an SMS birthday template) as a CSV file, or to the HTTP gateway",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="folder for .eml and SMS CSV files [default: FILE's name + -outbox]",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(0),
+    default=0,
+    show_default=True,
+    help="also list the reminders of this many days ahead in the digest",
+)
+@click.option("--dry-run", is_flag=True, help="show every message; send nothing, change nothing")
+@_mail_options
+@_today_option
+@output_option
+@handle_errors
+def daily(
+    file: Path,
+    via: str,
+    sms_via: str,
+    out: Path | None,
+    days: int,
+    dry_run: bool,
+    config_path: Path | None,
+    user: str | None,
+    force: bool,
+    today,
+    fmt: str,
+) -> None:
+    """The daily job for cron or Task Scheduler: owners' reminders by email, birthday greetings.
+
+    Each owner with an address in the [owners] table of the config gets one email with their
+    overdue and today's reminders; customers with a birthday today who consented get the
+    "Birthday greeting" template. Run it as often as you like: nothing goes twice a day.
+    """
+    from crmbook.mailing import daily as daily_run
+    from crmbook.mailing import load_config
+
+    book = crmbook.open(file, user=user)
+    run = daily_run(
+        book,
+        today=_day(book, today),
+        config=load_config(file, config_path),
+        via=via,
+        sms_via=sms_via,
+        out=out,
+        days=days,
+        dry_run=dry_run,
+        force=force,
+    )
+    skipped = run.greetings.skipped if run.greetings else pd.DataFrame(columns=["id", "name"])
+    _report_sending(run.preview, skipped, run.delivery, run.notes, fmt, dry_run)
+
+
+@main.command()
+@FILE
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="the calendar file to write, e.g. tasks.ics",
+)
+@click.option("--owner", default=None, help="only the tasks and follow-ups of this person")
+@_today_option
+@handle_errors
+def ics(file: Path, out: Path, owner: str | None, today) -> None:
+    """Export open tasks and follow-ups to an iCalendar file (.ics) for any calendar app.
+
+    Event ids come from the record ids and the workbook, so importing a newer file updates
+    the events instead of adding them twice.
+    """
+    from crmbook.ics import write_ics
+
+    book = crmbook.open(file)
+    path, count = write_ics(book, out, today=_day(book, today), owner=owner)
+    click.echo(f"Wrote {count} event(s) to {path}")
+
+
+# ---------------------------------------------------------------- sharing: merge and resolve
+
+
+@main.command()
+@click.argument("mine", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("theirs", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--base",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="the original both copies were made from [default: known from their fingerprints]",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="the merged workbook to write (MINE and THEIRS are not changed)",
+)
+@click.option(
+    "--prefer",
+    type=click.Choice(["mine", "theirs", "newest"]),
+    default=None,
+    help="decide conflicts: this side wins (newest: the record updated last) "
+    "[default: keep mine's value and list the conflict]",
+)
+@click.option(
+    "--password", default=None, help="the password of copies that are encrypted (crmbook share)"
+)
+@click.option("--user", default=None, help="your name for the change log")
+@output_option
+@handle_errors
+def merge(
+    mine: Path,
+    theirs: Path,
+    base: Path | None,
+    out: Path,
+    prefer: str | None,
+    password: str | None,
+    user: str | None,
+    fmt: str,
+) -> None:
+    """Merge two edited copies of one workbook into --out, field by field, by record id.
+
+    An edit on one side wins over the unchanged other side; the same field changed
+    differently on both sides is a conflict, listed here and in the Conflicts sheet of
+    --out (decide with --prefer, or type mine/theirs/a value in its take column and run
+    crmbook resolve). New records of both sides are kept; deletions are honoured.
+    """
+    from crmbook.sharing.books import conflicts_frame, merge_books
+
+    result = merge_books(mine, theirs, out, base=base, prefer=prefer, user=user, password=password)
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "out": str(result.path),
+                    "how": result.how,
+                    "counts": json.loads(result.counts.to_json(orient="records")),
+                    "renumbered": result.renumbered,
+                    "conflicts": [c.to_dict() for c in result.conflicts],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+    else:
+        click.echo(f"Merged {theirs.name} into a copy of {mine.name}: {result.path}")
+        click.echo(f"Merge: {result.how}.")
+        emit(result.counts, fmt, title="Records per sheet")
+        for sheet, moved in result.renumbered.items():
+            for old, new in moved.items():
+                click.echo(f"{sheet}: theirs' new {old} is now {new} (both sides used {old})")
+        if result.conflicts:
+            emit(conflicts_frame(result.conflicts).drop(columns=["take"]), fmt, title="Conflicts")
+    open_ = len(result.open_conflicts)
+    if open_ and fmt == "table":
+        click.echo(
+            f"{open_} conflict(s) open: the merged file keeps mine's value. Type mine, theirs or "
+            f"a value in the take column of its Conflicts sheet, then run: crmbook resolve {out}"
+        )
+    sys.exit(1 if open_ else 0)
+
+
+@main.command()
+@FILE
+@click.option(
+    "--take",
+    type=click.Choice(["mine", "theirs"]),
+    default=None,
+    help="decide every conflict whose take column is still empty",
+)
+@click.option("--user", default=None, help="your name for the change log")
+@click.option("--force", is_flag=True, help="save even if the file looks open in Excel")
+@handle_errors
+def resolve(file: Path, take: str | None, user: str | None, force: bool) -> None:
+    """Apply the choices typed into the Conflicts sheet of a merged workbook FILE.
+
+    In the take column type mine, theirs, or the value the field should have; rows left empty
+    stay open (or give --take for all of them). Exits 1 while conflicts remain open.
+    """
+    from crmbook.sharing.books import resolve as resolve_conflicts
+
+    done = resolve_conflicts(file, take=take, user=user, force=force)
+    for row in done.applied:
+        click.echo(f"{row['sheet']} {row['record']} {row['field']}: took {row['take']}")
+    click.echo(f"{len(done.applied)} conflict(s) resolved, {len(done.still_open)} open.")
+    sys.exit(1 if len(done.still_open) else 0)
+
+
+@main.command(name="import")
+@FILE
+@click.argument("source", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--into", default="customers", show_default=True, help="the sheet to import into")
+@click.option(
+    "--map",
+    "maps",
+    multiple=True,
+    help="COLUMN=field: map a source column (overrides the guess; field '-' skips it)",
+)
+@click.option("--yes", is_flag=True, help="write without asking")
+@click.option(
+    "--dayfirst/--monthfirst",
+    default=True,
+    show_default=True,
+    help="how to read text dates like 03/04/2024",
+)
+@click.option("--user", default=None, help="your name for the change log")
+@click.option("--force", is_flag=True, help="save even if the file looks open in Excel")
+@handle_errors
+def import_(
+    file: Path,
+    source: Path,
+    into: str,
+    maps: tuple[str, ...],
+    yes: bool,
+    dayfirst: bool,
+    user: str | None,
+    force: bool,
+) -> None:
+    """Import records from a CSV or Excel export, updating matches instead of duplicating.
+
+    Columns are mapped by their headers (E-Mail, Telefon, Naam, Vorname + Nachname...);
+    every row is checked; customers already in FILE (same email or phone, or a very similar
+    name at the same company) are updated. Nothing is written while errors remain, or
+    unless you confirm (or give --yes).
+    """
+    from crmbook.sharing.importer import apply_import, guess_mapping, plan_import, read_source
+
+    book = crmbook.open(file, user=user, dayfirst=dayfirst)
+    sheet = book.schema.sheet(into)
+    frame = read_source(source)
+    mapping = guess_mapping(list(frame.columns), sheet)
+    for item in maps:
+        column, sep, target = item.partition("=")
+        if not sep or column.strip() not in frame.columns:
+            raise CrmbookError(
+                f"--map {item!r}: give COLUMN=field with a column of {source.name}: "
+                + ", ".join(frame.columns)
+            )
+        mapping.pop(column.strip(), None)
+        if target.strip() != "-":
+            mapping = {c: f for c, f in mapping.items() if f != target.strip()}
+            mapping[column.strip()] = target.strip()
+    keys = {f.ref: book.table(f.ref).keys for f in sheet.fields if f.ref}
+    plan = plan_import(
+        frame,
+        mapping,
+        sheet,
+        book.schema,
+        book.table(sheet.name).df,
+        book.lists,
+        keys,
+        book.today(),
+        source.name,
+        dayfirst,
+    )
+    shown = pd.DataFrame(
+        [{"column": c, "field": mapping.get(c, "(skipped)")} for c in frame.columns]
+    )
+    emit(shown, "table", title=f"{source.name} -> {sheet.name}")
+    click.echo(
+        f"{len(plan.new)} new, {len(plan.updates)} matching existing records "
+        f"(updated, not duplicated), {len(plan.errors)} error(s)."
+    )
+    if plan.issues:
+        issues = pd.DataFrame([dataclasses.asdict(i) for i in plan.issues])
+        emit(
+            issues[["severity", "row", "column", "value", "message", "fix"]],
+            "table",
+            title="Problems (row as in the source file)",
+        )
+    if plan.errors:
+        click.echo("Nothing was written: fix the errors (or map the columns) and run again.")
+        sys.exit(1)
+    if not yes and not click.confirm("Write these records?", default=False):
+        click.echo("Nothing was written.")
+        return
+    added, updated = apply_import(book, plan, sheet)
+    book.save(force=force)
+    click.echo(f"Added {len(added)} and updated {len(updated)} {sheet.entity} record(s) in {file}")
+
+
+@main.command()
+@FILE
+@click.option(
+    "--min-score",
+    type=click.IntRange(0, 100),
+    default=85,
+    show_default=True,
+    help="list pairs scoring at least this",
+)
+@click.option(
+    "--merge",
+    "pair",
+    nargs=2,
+    default=None,
+    metavar="KEEP DROP",
+    help="merge customer DROP into KEEP: history re-pointed, empty fields filled, DROP removed",
+)
+@click.option("--user", default=None, help="your name for the change log")
+@click.option("--force", is_flag=True, help="save even if the file looks open in Excel")
+@output_option
+@handle_errors
+def dedupe(
+    file: Path,
+    min_score: int,
+    pair: tuple[str, str] | None,
+    user: str | None,
+    force: bool,
+    fmt: str,
+) -> None:
+    """List likely duplicate customers with a score and reasons, or merge two with --merge.
+
+    Reasons: the same email or phone (compared normalised), or similar names (typos,
+    initials and other alphabets forgiven) at a similar company or in the same city.
+    """
+    from crmbook.sharing.dedupe import duplicate_pairs, merge_customers
+
+    book = crmbook.open(file, user=user)
+    if pair:
+        keep, drop = pair
+        moved = merge_customers(book, keep, drop)
+        book.save(force=force)
+        detail = ", ".join(f"{n} {sheet}" for sheet, n in moved.items()) or "no records"
+        click.echo(f"Merged {drop} into {keep} ({detail} re-pointed) in {file}")
+        return
+    pairs = duplicate_pairs(book.customers.df, min_score=min_score)
+    if pairs.empty and fmt == "table":
+        click.echo("No likely duplicates.")
+        return
+    emit(pairs, fmt, title=f"Likely duplicates: {len(pairs)} pair(s)")
+    if fmt == "table":
+        click.echo(f"Merge a pair with: crmbook dedupe {file} --merge KEEP DROP")
+
+
+@main.command()
+@FILE
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="the copy to mail, e.g. shared.xlsx",
+)
+@click.option(
+    "--password",
+    default=None,
+    help="encrypt the copy: Excel and LibreOffice ask for this password [default: no password]",
+)
+@click.option("--user", default=None, help="your name for the change log")
+@handle_errors
+def share(file: Path, out: Path, password: str | None, user: str | None) -> None:
+    """Write a copy of FILE to mail, optionally password-protected, ready to merge back.
+
+    FILE is saved first with a fingerprint of every record, so when edited copies come back
+    crmbook merge knows what they started from (no --base needed).
+    """
+    from crmbook.sharing.protect import share as share_copy
+
+    path = share_copy(crmbook.open(file, user=user), out, password)
+    lock = " (encrypted: open it with the password)" if password else ""
+    click.echo(f"Wrote {path}{lock}; merge the copies that come back with crmbook merge")
+
+
+@main.group()
+def person() -> None:
+    """Personal data of one customer: export everything, or erase or anonymise them."""
+
+
+@person.command(name="export")
+@FILE
+@click.argument("customer")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="the folder for CUSTOMER.json and CUSTOMER.xlsx",
+)
+@click.option("--user", default=None, help="your name for the change log")
+@handle_errors
+def person_export(file: Path, customer: str, out: Path, user: str | None) -> None:
+    """Write everything FILE holds about one customer as JSON and as a workbook."""
+    from crmbook.sharing.personal import export_person
+
+    book = crmbook.open(file, user=user)
+    for path in export_person(book, customer, out):
+        click.echo(f"Wrote {path}")
+    book.save()
+
+
+@person.command(name="erase")
+@FILE
+@click.argument("customer")
+@click.option(
+    "--anonymise",
+    is_flag=True,
+    help="keep the record without anything that identifies the person (city, stage... stay)",
+)
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+@click.option("--user", default=None, help="your name for the change log")
+@handle_errors
+def person_erase(file: Path, customer: str, anonymise: bool, yes: bool, user: str | None) -> None:
+    """Erase (or --anonymise) one customer everywhere, keeping the sales figures.
+
+    Contacts, interactions and tasks of the customer are removed (anonymised: interactions
+    stay without their text); sales and deals stay, attached to a placeholder customer; the
+    name, email and phone are removed from the free text of every other record.
+    """
+    from crmbook.sharing.personal import erase_person
+
+    book = crmbook.open(file, user=user)
+    name = book.customers.get(customer)["name"]
+    verb = "Anonymise" if anonymise else "Erase"
+    if not yes and not click.confirm(f"{verb} {name} ({customer}) everywhere?", default=False):
+        click.echo("Nothing was changed.")
+        return
+    touched = erase_person(book, customer, anonymise=anonymise)
+    book.save(backups=0)
+    detail = ", ".join(f"{n} {sheet}" for sheet, n in touched.items())
+    click.echo(f"{verb.rstrip('e')}ed {customer} ({detail}); no backup of the old file was kept.")
 
 
 if __name__ == "__main__":

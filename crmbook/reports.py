@@ -79,8 +79,15 @@ def write_report_workbook(reports: Reports, path: str | os.PathLike, subtitle: s
     import xlsxwriter
 
     path = Path(path)
-    book = xlsxwriter.Workbook(path, {"default_date_format": "yyyy-mm-dd", "remove_timezone": True,
-                                      "strings_to_formulas": False, "strings_to_urls": False})
+    book = xlsxwriter.Workbook(
+        path,
+        {
+            "default_date_format": "yyyy-mm-dd",
+            "remove_timezone": True,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+        },
+    )
     styles = {
         "title": book.add_format({"bold": True, "font_size": 14}),
         "section": book.add_format({"bold": True, "font_size": 11}),

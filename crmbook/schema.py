@@ -9,8 +9,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 EXCEL_MAX_ROWS = 1_048_576
+
+# What each schema version brought. A workbook of an older version is upgraded in place on
+# its next save: the sheets and columns it lacks are added, nothing is removed or renamed.
+SCHEMA_HISTORY: tuple[tuple[int, str], ...] = (
+    (1, "the first schema"),
+    (2, "the Segments sheet (saved customer segments)"),
+)
 
 
 @dataclass(frozen=True)

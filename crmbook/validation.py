@@ -19,6 +19,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from crmbook.io.cells import EXCEL_FIRST_DATE, excel_dates
 from crmbook.io.reader import RawSheet
+from crmbook.languages import field_aliases
 from crmbook.schema import TYPES, Field, Schema, Sheet
 
 ERROR, WARNING = "error", "warning"
@@ -376,6 +377,9 @@ def type_sheet(sheet: Sheet, raw: RawSheet, checker: Checker, dayfirst: bool = T
     for f in sheet.fields:
         by_key[header_key(f.name)] = f
         by_key[header_key(f.label)] = f
+    for f in sheet.fields:  # the headers of a workbook in another language
+        for alias in field_aliases(f.name):
+            by_key.setdefault(header_key(alias), f)
     layout: list[str] = []
     seen: set[str] = set()
     columns: dict[str, pd.Series] = {}

@@ -1,11 +1,17 @@
 """The empty workbook `crmbook init` makes: structure, and the checked-in copy matches it."""
 
+import datetime as dt
+import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 
 import openpyxl
+import pytest
+from openpyxl.utils import get_column_letter
 
-from crmbook.io.template import write_reference_template
+import crmbook
+from crmbook.io.template import HIGHLIGHTS, highlight_formula, write_reference_template
 from crmbook.schema import SCHEMA
 
 CHECKED_IN = Path(__file__).parent.parent / "workbook_templates" / "crmbook-template.xlsx"
@@ -57,3 +63,85 @@ def test_hidden_meta_sheet_has_version_and_counters():
     values = dict(meta.iter_rows(min_row=2, values_only=True))
     assert values["schema_version"] == SCHEMA.version
     assert values["next_id.Customers"] == 1
+
+
+def test_conditional_formats_flag_overdue_tasks_late_deals_and_missing_consent():
+    wb = openpyxl.load_workbook(CHECKED_IN)
+    for highlight in HIGHLIGHTS:
+        sheet = SCHEMA.sheet(highlight.sheet)
+        rules = [
+            (str(cf.sqref), rule.formula)
+            for cf in wb[sheet.name].conditional_formatting
+            for rule in cf.rules
+        ]
+        formula = highlight_formula(highlight, sheet)
+        assert any(formula in f for _, f in rules), (highlight.why, rules)
+
+
+def _in_sheet(highlight, row):
+    """A highlight's rule for one row, written so a cell of another sheet can evaluate it."""
+    sheet = SCHEMA.sheet(highlight.sheet)
+    cells = {
+        f.name: f"'{sheet.name}'!${get_column_letter(i)}{row}"
+        for i, f in enumerate(sheet.fields, start=1)
+    }
+    return "=" + highlight.rule.format(**cells)
+
+
+@pytest.mark.libreoffice
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) not installed")
+def test_highlight_rules_and_growing_dropdowns_as_libreoffice_computes_them(tmp_path):
+    today = dt.date.today()
+    path = tmp_path / "shop.xlsx"
+    book = crmbook.create(path)
+    anna = book.customers.add(name="Anna", consent_email=True)
+    book.customers.add(name="Ben")
+    past, future = today - dt.timedelta(days=3), today + dt.timedelta(days=3)
+    tasks = [(past, "open"), (today, "open"), (future, "open"), (past, "done")]
+    for due, status in tasks:
+        book.tasks.add(due=due, title="call", status=status)
+    deals = [(past, "proposal"), (past, "won"), (future, "new")]
+    for close, stage in deals:
+        book.deals.add(customer_id=anna, title="deal", stage=stage, expected_close=close)
+    book.save()
+    wb = openpyxl.load_workbook(path)
+    lists = wb[SCHEMA.lists_sheet]
+    stage_col = [c.value for c in lists[1]].index("stage") + 1
+    stages = SCHEMA.vocabulary("stage").values
+    lists.cell(len(stages) + 2, stage_col, "vip")  # what an owner types below the list
+    check = wb.create_sheet("Check")
+    check["A1"] = "=COUNTA(list_stage)"
+    check["B1"] = "=INDEX(list_stage,COUNTA(list_stage))"
+    by_why = {h.why: h for h in HIGHLIGHTS}
+    wanted = {
+        "open task overdue": [True, False, False, False],
+        "open task due today": [False, True, False, False],
+        "open deal past its expected close": [True, False, False],
+        "no consent to emails": [False, True],
+        "no consent at all": [False, True],
+    }
+    for col, (why, expected) in enumerate(wanted.items(), start=1):
+        for i in range(len(expected)):
+            check.cell(i + 2, col, _in_sheet(by_why[why], i + 2))
+    wb.save(path)
+    out = tmp_path / "lo"
+    subprocess.run(
+        [
+            "soffice",
+            "--headless",
+            f"-env:UserInstallation=file://{tmp_path}/profile",
+            "--convert-to",
+            "xlsx",
+            "--outdir",
+            str(out),
+            str(path),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    ws = openpyxl.load_workbook(out / path.name, data_only=True)["Check"]
+    assert ws["A1"].value == len(stages) + 1 and ws["B1"].value == "vip"
+    for col, (why, expected) in enumerate(wanted.items(), start=1):
+        got = [ws.cell(i + 2, col).value for i in range(len(expected))]
+        assert got == expected, why

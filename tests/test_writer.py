@@ -8,16 +8,19 @@ formatting.
 """
 
 import base64
+import datetime as dt
 import re
 import shutil
 import subprocess
 import zipfile
 
 import openpyxl
+import pandas as pd
 import pytest
 import xlsxwriter
 
 import crmbook
+from crmbook.errors import CrmbookError
 from crmbook.io.package import Package
 from crmbook.io.template import meta_rows
 from crmbook.schema import SCHEMA
@@ -209,3 +212,131 @@ def test_libreoffice_opens_the_saved_decorated_workbook(decorated, tmp_path):
     names = [r[1] for r in converted["Customers"].iter_rows(min_row=2, values_only=True)]
     assert "José Müller-Lüdenscheid" in names
     assert "My analysis" in converted.sheetnames
+
+
+# ---------------------------------------------------------------- new sheets (Book.write_sheet)
+
+NEW_SHEET_PARTS = {"xl/workbook.xml", "xl/_rels/workbook.xml.rels", "[Content_Types].xml"}
+
+
+def _segment_frame():
+    return pd.DataFrame(
+        {
+            "id": ["C-000001", "C-000002", "C-000003"],
+            "name": ['=HYPERLINK("http://x")', "0042", "Zoë 🌷 שלום"],
+            "amount": [1250.5, None, 3.0],
+            "birthday": pd.to_datetime(["1980-02-29", None, "1899-12-31"]),
+            "purchases": [3, 0, 12],
+            "vip": [True, False, True],
+        }
+    )
+
+
+def test_a_new_sheet_touches_only_the_parts_that_must_name_it(decorated):
+    before = parts(decorated)
+    with Package(decorated) as pkg:
+        meta_part = pkg.sheets[SCHEMA.meta_sheet].part
+    book = crmbook.open(decorated)
+    book.write_sheet("Berlin VIPs", _segment_frame())
+    book.save()
+    after = parts(decorated)
+    changed = {name for name in before if before[name] != after.get(name)}
+    assert changed <= NEW_SHEET_PARTS | {meta_part, "xl/styles.xml"}
+    added = set(after) - set(before)
+    assert len(added) == 3 and {p.split("/")[1] for p in added} == {"worksheets", "tables"}
+    with Package(decorated) as pkg:
+        assert pkg.sheets["Berlin VIPs"].part in added
+        assert list(pkg.sheets)[-1] == "Berlin VIPs"
+
+
+def test_a_new_sheet_holds_typed_values_and_text_stays_text(decorated):
+    book = crmbook.open(decorated)
+    book.write_sheet("Berlin VIPs", _segment_frame())
+    book.save()
+    wb = openpyxl.load_workbook(decorated)
+    ws = wb["Berlin VIPs"]
+    rows = list(ws.iter_rows(values_only=True))
+    assert rows[0] == tuple(_segment_frame().columns)
+    assert rows[1][1] == '=HYPERLINK("http://x")' and ws["B2"].data_type == "s"
+    assert rows[2][1] == "0042" and rows[3][1] == "Zoë 🌷 שלום"
+    assert rows[1][2] == 1250.5 and ws["C2"].number_format == "#,##0.00"
+    assert rows[1][3] == dt.datetime(1980, 2, 29) and ws["D2"].number_format == "yyyy-mm-dd"
+    assert rows[1][4] == 3 and rows[1][5] is True
+    (table,) = ws.tables.values()
+    assert table.ref == "A1:F4" and [c.name for c in table.tableColumns] == list(rows[0])
+    assert ws.freeze_panes == "A2"
+    assert wb["My analysis"]["D1"].value == "=SUM(B1:B4)"
+
+
+def test_a_crmbook_written_sheet_is_replaced_in_place_and_others_never(decorated):
+    book = crmbook.open(decorated)
+    book.write_sheet("List", _segment_frame())
+    book.save()
+    book = crmbook.open(decorated)
+    with pytest.raises(CrmbookError, match="already"):
+        book.write_sheet("List", _segment_frame())
+    with pytest.raises(CrmbookError, match="not written by crmbook"):
+        book.write_sheet("My analysis", _segment_frame(), replace=True)
+    with pytest.raises(CrmbookError, match="crmbook's own sheets"):
+        book.write_sheet("Customers", _segment_frame(), replace=True)
+    with pytest.raises(CrmbookError, match="character"):
+        book.write_sheet("a/b", _segment_frame())
+    book.write_sheet("list", _segment_frame().head(1), replace=True, table=False)
+    book.save()
+    wb = openpyxl.load_workbook(decorated)
+    assert wb.sheetnames.count("List") == 1 and wb["List"].max_row == 2
+    assert not wb["List"].tables
+    book = crmbook.open(decorated)
+    book.write_sheet("List", _segment_frame(), replace=True)
+    book.customers.add(name="Saved together")
+    book.save()
+    wb = openpyxl.load_workbook(decorated)
+    assert wb["List"].max_row == 4 and list(wb["List"].tables) == ["List"]
+    assert "Saved together" in crmbook.open(decorated).customers.df["name"].tolist()
+
+
+def test_segment_to_sheet_writes_the_customers_into_the_crm_workbook(tmp_path):
+    from click.testing import CliRunner
+
+    from crmbook.cli import main
+
+    path = tmp_path / "shop.xlsx"
+    book = crmbook.create(path)
+    book.customers.add(name="Anna", city="Berlin")
+    book.customers.add(name="Ben", city="Köln")
+    book.save()
+    runner = CliRunner()
+    for _ in range(2):  # a second run replaces the sheet it wrote
+        result = runner.invoke(main, ["segment", str(path), "city=Berlin", "--to-sheet", "Berlin"])
+        assert result.exit_code == 0, result.output
+    assert "Wrote 1 customers to the sheet 'Berlin'" in result.output
+    ws = openpyxl.load_workbook(path)["Berlin"]
+    header = [c.value for c in ws[1]]
+    assert ws.max_row == 2 and ws.cell(2, header.index("name") + 1).value == "Anna"
+
+
+@pytest.mark.libreoffice
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) not installed")
+def test_libreoffice_opens_a_workbook_with_a_new_sheet(decorated, tmp_path):
+    book = crmbook.open(decorated)
+    book.write_sheet("Berlin VIPs", _segment_frame())
+    book.save()
+    out = tmp_path / "lo"
+    subprocess.run(
+        [
+            "soffice",
+            "--headless",
+            f"-env:UserInstallation=file://{tmp_path}/profile",
+            "--convert-to",
+            "xlsx",
+            "--outdir",
+            str(out),
+            str(decorated),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    ws = openpyxl.load_workbook(out / "decorated.xlsx")["Berlin VIPs"]
+    assert ws["B2"].value == '=HYPERLINK("http://x")' and ws["B2"].data_type == "s"
+    assert ws["B4"].value == "Zoë 🌷 שלום" and ws["C2"].value == 1250.5

@@ -10,21 +10,26 @@ from __future__ import annotations
 
 import re
 import struct
+import time
 import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from lxml import etree
 from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
-from openpyxl.utils import column_index_from_string
+from openpyxl.utils import column_index_from_string, get_column_letter
 
 from crmbook.errors import CrmbookError
-from crmbook.io.cells import render_rows
-from crmbook.io.package import MAIN_NS, Package
+from crmbook.io.cells import escape, render_rows
+from crmbook.io.newsheet import NewSheet, plan_new_sheets
+from crmbook.io.package import MAIN_NS, Package, parse_xml
 from crmbook.schema import EXCEL_MAX_ROWS
 
 _SHEETDATA_OPEN = re.compile(rb"<(?:\w+:)?sheetData\s*(/?)>")
 _SHEETDATA_CLOSE = re.compile(rb"</(?:\w+:)?sheetData>")
+_ROW_CLOSE = re.compile(rb"</(?:\w+:)?row>")
 _DIMENSION = re.compile(rb'(<(?:\w+:)?dimension\s+ref=")([^"]*)(")')
 _ROW_NUMBER = re.compile(rb'<(?:\w+:)?row\b[^>]*?\br="(\d+)"')
 _COL = re.compile(rb"<(?:\w+:)?col\b([^>]*)/?>")
@@ -49,6 +54,8 @@ class SheetChange:
     in a column styled for numbers or the other way round.
     source_rows: in a rewrite, the Excel row each record stood on (None for new ones), so its
     cells keep their own style: a fill, the date format of a user's own column.
+    added_columns: the last columns of `frame` are new to the sheet (a schema upgrade): their
+    header cells are written and the sheet's table is widened to hold them.
     """
 
     mode: str
@@ -56,6 +63,8 @@ class SheetChange:
     header_row: int = 1
     formats: list[str | None] | None = None
     source_rows: list[int | None] | None = None
+    added_columns: list[str] | None = None
+    added_widths: list[float] | None = None
 
 
 @dataclass(frozen=True)
@@ -101,17 +110,25 @@ class CellFormats:
         return next((i for i in range(len(self.codes)) if self.fits(i, wanted)), current)
 
 
-def write_workbook(source: Path, target: Path, changes: dict[str, SheetChange]) -> dict[str, int]:
-    """Write `target` as `source` with the given sheets changed; nothing else differs.
+def write_workbook(
+    source: Path,
+    target: Path,
+    changes: dict[str, SheetChange],
+    new_sheets: Sequence[NewSheet] = (),
+) -> dict[str, int]:
+    """Write `target` as `source` with the given sheets changed or added; nothing else differs.
 
+    A new sheet whose name exists already replaces that sheet's cells and table in place.
     Returns the last Excel row number of each changed sheet.
     """
     with Package(source) as pkg, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
         missing = set(changes) - set(pkg.sheets)
         if missing:
             raise CrmbookError(f"the workbook has no sheet named {', '.join(sorted(missing))}")
-        rewritten: dict[str, bytes] = {}
+        plan = plan_new_sheets(pkg, list(new_sheets))
+        rewritten: dict[str, bytes] = dict(plan.replaced)
         last_row_of_table: dict[str, int] = {}
+        widened: dict[str, SheetChange] = {}
         last_rows: dict[str, int] = {}
         formats = CellFormats.of(pkg)
         for name, change in changes.items():
@@ -120,15 +137,23 @@ def write_workbook(source: Path, target: Path, changes: dict[str, SheetChange]) 
             last_rows[name] = last_row
             for table in pkg.table_parts(part):
                 last_row_of_table[table] = last_row
+                if change.added_columns:
+                    widened[table] = change
         for info in pkg.zip.infolist():
+            if info.filename in plan.removed:
+                continue
             if info.filename in rewritten:
                 data = rewritten.pop(info.filename)
             elif info.filename in last_row_of_table:
                 data = _retarget_table(pkg.read(info.filename), last_row_of_table[info.filename])
+                if info.filename in widened:
+                    data = _widen_table(data, widened[info.filename])
             else:
                 _copy_part(pkg.zip, out, info)
                 continue
             _write_part(out, info, data)
+        for name, data in plan.added.items():
+            _write_part(out, zipfile.ZipInfo(name, date_time=time.localtime()[:6]), data)
     return last_rows
 
 
@@ -241,6 +266,8 @@ def _rewrite_sheet(
         body = xml[opening.end() : closing.start()]
         tail = xml[closing.end() :]
         kept = body if change.mode == "append" else _rows_through(body, change.header_row)
+        if change.added_columns:
+            kept = _add_header_cells(kept, change, width)
         last_kept = _last_row_number(kept)
         own = _own_styles(change, body, styles, formats)
     first = max(last_kept, change.header_row) + 1
@@ -252,7 +279,9 @@ def _rewrite_sheet(
         )
     new_rows = "".join(render_rows(change.frame, first, styles, own)).encode()
     last_row = max(last, last_kept)
-    head = _set_dimension(head, last_row)
+    head = _set_dimension(head, last_row, width if change.added_columns else None)
+    if change.added_columns:
+        head = _add_cols(head, change, width, styles)
     data = b"".join([head, b"<sheetData>", kept, new_rows, b"</sheetData>", tail])
     return data, last_row
 
@@ -277,11 +306,13 @@ def _last_row_number(body: bytes) -> int:
     return 0
 
 
-def _set_dimension(head: bytes, last_row: int) -> bytes:
+def _set_dimension(head: bytes, last_row: int, width: int | None = None) -> bytes:
     def replace(m: re.Match) -> bytes:
         ref = m.group(2).decode()
         start = ref.split(":")[0]
         end_col = re.sub(r"\d+", "", ref.split(":")[-1]) or "A"
+        if width and column_index_from_string(end_col) < width:
+            end_col = get_column_letter(width)
         return m.group(1) + f"{start}:{end_col}{max(last_row, 1)}".encode() + m.group(3)
 
     return _DIMENSION.sub(replace, head, count=1)
@@ -304,3 +335,87 @@ def _retarget_table(xml: bytes, last_row: int) -> bytes:
         )
 
     return _TABLE_REF.sub(replace, xml)
+
+
+def _add_header_cells(kept: bytes, change: SheetChange, width: int) -> bytes:
+    """Write the headers of columns new to the sheet at the end of its header row."""
+    first = width - len(change.added_columns) + 1
+    cells = "".join(
+        f'<c r="{get_column_letter(first + i)}{change.header_row}" t="inlineStr">'
+        f'<is><t xml:space="preserve">{escape(name)}</t></is></c>'
+        for i, name in enumerate(change.added_columns)
+    ).encode()
+    for match in _ROW_NUMBER.finditer(kept):
+        if int(match.group(1)) != change.header_row:
+            continue
+        start = kept.rfind(b"<", 0, match.end())
+        tag_end = kept.index(b">", match.end())
+        if kept[tag_end - 1 : tag_end] == b"/":  # <row r="1"/>: an empty header row
+            opened = kept[start : tag_end - 1] + b">"
+            return kept[:start] + opened + cells + b"</row>" + kept[tag_end + 1 :]
+        close = _ROW_CLOSE.search(kept, tag_end)
+        row = kept[start : close.start()]
+        prefix = re.match(rb"<(\w+:)?", row).group(1) or b""
+        if prefix:
+            cells = cells.replace(b"<", b"<" + prefix).replace(b"<" + prefix + b"/", b"</" + prefix)
+        row = re.sub(rb'\s(?:spans)="[^"]*"', b"", row[: tag_end - start]) + row[tag_end - start :]
+        return kept[:start] + row + cells + kept[close.start() :]
+    header = f'<row r="{change.header_row}">'.encode() + cells + b"</row>"
+    return header + kept
+
+
+def _add_cols(head: bytes, change: SheetChange, width: int, styles: list[int | None]) -> bytes:
+    """Give the new columns the width (and number format) the schema declares."""
+    first = width - len(change.added_columns) + 1
+    widths = change.added_widths or [12.0] * len(change.added_columns)
+    cols = "".join(
+        f'<col min="{first + i}" max="{first + i}" width="{w:g}" customWidth="1"'
+        + (f' style="{styles[first + i - 1]}"' if styles[first + i - 1] is not None else "")
+        + "/>"
+        for i, w in enumerate(widths)
+    ).encode()
+    taken = set()
+    for match in _COL.finditer(head):
+        attrs = {k.decode(): v.decode() for k, v in _ATTR.findall(match.group(1))}
+        taken |= set(range(int(attrs.get("min", 0)), int(attrs.get("max", 0)) + 1))
+    if taken & set(range(first, width + 1)):
+        return head
+    closing = re.search(rb"</(?:\w+:)?cols>", head)
+    if closing:
+        return head[: closing.start()] + cols + head[closing.start() :]
+    anchor = re.search(rb"<(?:\w+:)?sheetFormatPr\b[^>]*>", head) or re.search(
+        rb"</(?:\w+:)?sheetViews>", head
+    )
+    if anchor is None:
+        return head
+    return head[: anchor.end()] + b"<cols>" + cols + b"</cols>" + head[anchor.end() :]
+
+
+def _widen_table(xml: bytes, change: SheetChange) -> bytes:
+    """Stretch a table over the columns added to its sheet, one tableColumn each."""
+    root = parse_xml(xml, "table")
+    ref = root.get("ref", "A1:A2")
+    (start, end) = ref.split(":")
+    end_col = re.sub(r"\d+", "", end)
+    end_row = re.sub(r"[A-Z]+", "", end)
+    width = change.frame.shape[1]
+    if column_index_from_string(end_col) >= width:
+        return xml
+    columns = root.find(f"{{{MAIN_NS}}}tableColumns")
+    ids = [int(c.get("id", "0")) for c in columns]
+    names = list(change.frame.columns)
+    names[width - len(change.added_columns) :] = change.added_columns  # as in the header cells
+    first_new = column_index_from_string(end_col) + 1
+    top_row = int(re.sub(r"[A-Z]+", "", start))
+    for position in range(first_new, width + 1):
+        ids.append(max(ids) + 1)
+        el = etree.SubElement(columns, f"{{{MAIN_NS}}}tableColumn")
+        el.set("id", str(ids[-1]))
+        el.set("name", str(names[position - 1]))
+    columns.set("count", str(len(columns)))
+    new_ref = f"{start}:{get_column_letter(width)}{max(int(end_row), top_row + 1)}"
+    root.set("ref", new_ref)
+    auto = root.find(f"{{{MAIN_NS}}}autoFilter")
+    if auto is not None:
+        auto.set("ref", new_ref)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True)

@@ -1,0 +1,267 @@
+"""Merge and resolve on workbook files: open the copies, plan with merge.py, apply via Book.
+
+The result starts as a byte copy of MINE and every change goes through the Book API, so the
+part-level writer keeps MINE's own sheets, charts and formats, and the change log says what
+the merge did. Conflicts are listed in a Conflicts sheet of the result; `resolve` applies the
+choices typed into its `take` column (mine, theirs, or a value).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+import crmbook
+from crmbook.book import Book
+from crmbook.errors import CrmbookError, RecordError
+from crmbook.sharing.fingerprints import (
+    Ancestor,
+    ancestor_from_frames,
+    canonical,
+    common_ancestor,
+    joined_lineage,
+    set_lineage,
+)
+from crmbook.sharing.merge import RECORD, Conflict, plan_merge, reference_order
+from crmbook.sharing.protect import decrypt, is_encrypted
+
+CONFLICTS_SHEET = "Conflicts"
+CONFLICT_COLUMNS = ["sheet", "record", "field", "mine", "theirs", "reason", "take", "status"]
+
+
+@dataclass
+class MergeResult:
+    path: Path
+    how: str  # how the common ancestor was known, or why it was not
+    three_way: bool
+    counts: pd.DataFrame
+    conflicts: list[Conflict]
+    renumbered: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def open_conflicts(self) -> list[Conflict]:
+        return [c for c in self.conflicts if not c.taken]
+
+
+def _open(path: Path, password: str | None) -> Book:
+    if is_encrypted(path):
+        if not password:
+            raise CrmbookError(f"{path} is password-protected; give its password (--password)")
+        return crmbook.open(path, password=password)
+    return crmbook.open(path)
+
+
+def _frames(book: Book) -> dict[str, pd.DataFrame]:
+    return {s.name: book.table(s.name).df.copy() for s in book.schema.entities if s.key}
+
+
+def merge_books(
+    mine: str | os.PathLike,
+    theirs: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    base: str | os.PathLike | None = None,
+    prefer: str | None = None,
+    user: str | None = None,
+    password: str | None = None,
+) -> MergeResult:
+    """Merge THEIRS into a copy of MINE written to `out`; MINE and THEIRS are not changed.
+
+    password opens the copies that are encrypted (the merged file is written without one).
+    """
+    mine, theirs, out = Path(mine), Path(theirs), Path(out)
+    if out.resolve() in (mine.resolve(), theirs.resolve()):
+        raise CrmbookError(f"--out {out} is one of the copies; write the merge to a new file")
+    _open(mine, password).close()  # a clear error for a file that is not a crmbook workbook
+    other = _open(theirs, password)
+    if is_encrypted(mine):
+        decrypt(mine, out, password or "")
+    else:
+        shutil.copyfile(mine, out)
+    book = crmbook.open(out, user=user)
+    ancestor: Ancestor | None
+    if base is not None:
+        ancestor = ancestor_from_frames(_frames(_open(base, password)), book.schema)
+        how = f"three-way, the original {Path(base).name} given with --base"
+    else:
+        ancestor, why = common_ancestor(book.meta, other.meta, book.schema)
+        how = (
+            f"three-way, the common version known from the {ancestor.how}"
+            if ancestor
+            else f"two-way: {why}; every difference is listed as a conflict"
+        )
+    mine_frames, theirs_frames = _frames(book), _frames(other)
+    counters = {
+        s.name: max(
+            int(book.meta.get(f"next_id.{s.name}", 1) or 1),
+            int(other.meta.get(f"next_id.{s.name}", 1) or 1),
+        )
+        for s in book.schema.entities
+        if s.id_prefix
+    }
+    plans, moved = plan_merge(book.schema, mine_frames, theirs_frames, ancestor, prefer, counters)
+    for vocabulary, values in other.lists.items():
+        extra = [v for v in values if v not in book.lists.get(vocabulary, [])]
+        if extra:
+            book.set_list(vocabulary, [*book.lists.get(vocabulary, []), *extra])
+    refused: list[Conflict] = []
+    order = reference_order(book.schema)
+    for sheet in order:
+        plan = plans.get(sheet.name)
+        if plan and plan.adds:
+            refused += _add(book, sheet.name, plan.adds)
+    for sheet in order:
+        plan = plans.get(sheet.name)
+        for key, values in (plan.updates if plan else {}).items():
+            try:
+                book.table(sheet.name).update(key, **_given(values))
+            except RecordError as e:
+                refused += [_refusal(sheet.name, key, n, v, e) for n, v in values.items()]
+    for sheet in reversed(order):
+        plan = plans.get(sheet.name)
+        for key in plan.deletes if plan else []:
+            book.table(sheet.name).delete(key)
+    _merge_log(book, other)
+    for name, number in counters.items():
+        book.meta[f"next_id.{name}"] = max(number, int(book.meta.get(f"next_id.{name}", 1)))
+    set_lineage(book.meta, joined_lineage(book.meta, other.meta))
+    book._meta_changed = True
+    conflicts = [c for p in plans.values() for c in p.conflicts] + refused
+    if conflicts:
+        book.write_sheet(CONFLICTS_SHEET, conflicts_frame(conflicts), replace=True)
+    book.save(backups=0)
+    counts = pd.DataFrame([{"sheet": name, **plan.counts} for name, plan in plans.items()])
+    if refused:
+        counts.loc[len(counts)] = {"sheet": "(refused)", "conflicts": len(refused)}
+        counts = counts.fillna(0)
+    return MergeResult(out, how, ancestor is not None, counts, conflicts, moved)
+
+
+def _given(values: dict) -> dict:
+    """Typed values as add/update take them: missing values as None."""
+    return {
+        k: None if v is None or (not isinstance(v, str) and pd.isna(v)) else v
+        for k, v in values.items()
+    }
+
+
+def _refusal(sheet: str, key: str, name: str, value: object, error: Exception) -> Conflict:
+    first = str(error).splitlines()[-1].strip(" -")
+    return Conflict(sheet, key, name, "", value, f"refused by validation: {first}")
+
+
+def _add(book: Book, sheet: str, rows: list[dict]) -> list[Conflict]:
+    """Add THEIRS' new records together; one by one when some are refused."""
+    table = book.table(sheet)
+    rows = [_given(row) for row in rows]
+    try:
+        table.add_many(rows, keep_ids=True)
+        return []
+    except RecordError:
+        pass
+    refused = []
+    for row in rows:
+        try:
+            table.add_many([row], keep_ids=True)
+        except RecordError as e:
+            refused.append(_refusal(sheet, str(row[table.sheet.key]), RECORD, "new", e))
+    return refused
+
+
+def _merge_log(book: Book, other: Book) -> None:
+    """THEIRS' change log rows that MINE lacks join the log, so no history is lost."""
+    mine_log, theirs_log = book.table("Log").df, other.table("Log").df
+    columns = [c for c in book.schema.sheet("Log").columns if c in theirs_log]
+
+    def rows(frame: pd.DataFrame) -> list[tuple]:
+        return [tuple(canonical(v) for v in r) for r in frame[columns].itertuples(index=False)]
+
+    seen = set(rows(mine_log))
+    extra = [
+        {c: (None if pd.isna(v) else v) for c, v in zip(columns, record, strict=True)}
+        for record, key in zip(
+            theirs_log[columns].itertuples(index=False), rows(theirs_log), strict=True
+        )
+        if key not in seen
+    ]
+    book._log[:0] = extra
+
+
+def conflicts_frame(conflicts: list[Conflict]) -> pd.DataFrame:
+    rows = []
+    for c in conflicts:
+        d = c.to_dict()
+        rows.append(
+            {
+                **{k: d[k] for k in ("sheet", "record", "field", "reason")},
+                "mine": canonical(c.mine),
+                "theirs": canonical(c.theirs),
+                "take": d["taken"],
+                "status": f"resolved: {c.taken}" if c.taken else "open",
+            }
+        )
+    return pd.DataFrame(rows, columns=CONFLICT_COLUMNS).astype(str)
+
+
+# ---------------------------------------------------------------- resolve
+
+
+@dataclass
+class Resolved:
+    applied: list[dict]
+    still_open: pd.DataFrame
+
+
+def read_conflicts(book: Book) -> pd.DataFrame:
+    if CONFLICTS_SHEET not in book.sheet_names:
+        raise CrmbookError(f"{book.path.name} has no {CONFLICTS_SHEET} sheet: nothing to resolve")
+    raw = book._raw(CONFLICTS_SHEET).frame.copy()
+    raw.columns = [str(c).strip().lower() for c in raw.columns]
+    return raw.fillna("").astype(str).map(str.strip)
+
+
+def resolve(
+    path: str | os.PathLike,
+    *,
+    take: str | None = None,
+    user: str | None = None,
+    force: bool = False,
+) -> Resolved:
+    """Apply the choices in the Conflicts sheet (`take`: mine, theirs or a value to set).
+
+    take= decides every conflict still open. The merged copy already holds MINE's value of
+    each open field conflict and keeps a record deleted on one side, so choosing mine for
+    those changes nothing.
+    """
+    book = crmbook.open(path, user=user)
+    frame = read_conflicts(book)
+    applied = []
+    for i, row in frame.iterrows():
+        if row["status"] != "open":
+            continue
+        choice = row["take"] or (take or "")
+        if not choice:
+            continue
+        table = book.table(row["sheet"])
+        deleted_side = {"mine": row["mine"], "theirs": row["theirs"]}.get(choice.lower())
+        if row["field"] == RECORD:
+            if deleted_side == "deleted" and row["record"] in table.keys:
+                table.delete(row["record"])
+            elif deleted_side is None:
+                raise CrmbookError(
+                    f"{row['sheet']} {row['record']}: take 'mine' or 'theirs' for a record"
+                )
+        else:
+            value = {"mine": row["mine"], "theirs": row["theirs"]}.get(choice.lower(), choice)
+            if row["record"] in table.keys:
+                table.update(row["record"], **{row["field"]: value if value != "" else None})
+        frame.loc[i, "status"] = f"resolved: {choice}"
+        frame.loc[i, "take"] = choice
+        applied.append(row.to_dict() | {"take": choice})
+    book.write_sheet(CONFLICTS_SHEET, frame[CONFLICT_COLUMNS], replace=True)
+    book.save(force=force)
+    return Resolved(applied, frame[frame["status"] == "open"])

@@ -1,0 +1,401 @@
+"""Import records from another tool's CSV or Excel export: map columns, validate, upsert.
+
+The mapping is guessed from the header names (English and the common words of other
+languages, declared below as data) and can be overridden. Every row is parsed and checked
+with the rules of the workbook itself, and problems are reported with the row number of the
+source file. An imported customer who is already in the book (same email or phone, or a very
+similar name at the same company) updates that record instead of becoming a duplicate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from rapidfuzz import fuzz
+
+from crmbook.analytics.find import fold, phone_digits
+from crmbook.errors import CrmbookError
+from crmbook.schema import Schema, Sheet
+from crmbook.validation import (
+    ERROR,
+    WARNING,
+    Checker,
+    Issue,
+    TypedSheet,
+    canonical_choices,
+    check_records,
+    parse_column,
+)
+
+# Header words per field, compared after fold() and without spaces, dashes and underscores.
+SYNONYMS: dict[str, tuple[str, ...]] = {
+    "name": (
+        "name",
+        "full name",
+        "fullname",
+        "customer",
+        "client",
+        "contact",
+        "naam",
+        "nome",
+        "nom",
+        "nombre",
+        "kunde",
+        "imya",
+        "fio",
+        "display name",
+    ),
+    "company": (
+        "company",
+        "organisation",
+        "organization",
+        "firma",
+        "firm",
+        "unternehmen",
+        "bedrijf",
+        "azienda",
+        "societe",
+        "entreprise",
+        "empresa",
+        "account",
+        "kompaniya",
+        "organizatsiya",
+    ),
+    "email": (
+        "email",
+        "e mail",
+        "mail",
+        "email address",
+        "e mail adresse",
+        "correo",
+        "courriel",
+        "posta elettronica",
+        "pochta",
+    ),
+    "phone": (
+        "phone",
+        "telephone",
+        "telefon",
+        "tel",
+        "mobile",
+        "mobil",
+        "cell",
+        "handy",
+        "telefono",
+        "telefoon",
+        "telefone",
+        "portable",
+        "cellulare",
+        "telefonnummer",
+    ),
+    "birthday": (
+        "birthday",
+        "birth date",
+        "date of birth",
+        "dob",
+        "geburtstag",
+        "geburtsdatum",
+        "verjaardag",
+        "compleanno",
+        "data di nascita",
+        "fecha de nacimiento",
+        "date de naissance",
+        "den rozhdeniya",
+    ),
+    "city": ("city", "town", "stadt", "ort", "stad", "plaats", "citta", "ciudad", "ville", "gorod"),
+    "country": ("country", "land", "pays", "paese", "pais", "strana"),
+    "notes": (
+        "notes",
+        "note",
+        "comments",
+        "comment",
+        "notizen",
+        "bemerkung",
+        "opmerkingen",
+        "note",
+        "remarques",
+        "notas",
+        "kommentariy",
+    ),
+    "tags": ("tags", "labels", "schlagworte"),
+    "owner": ("owner", "account manager", "sales rep", "responsible", "betreuer"),
+    "source": ("source", "lead source", "quelle", "bron", "fonte", "fuente", "istochnik"),
+    "stage": ("stage", "status", "lifecycle stage", "phase"),
+}
+# Parts of a name in columns of their own, joined into `name` (first names first).
+FIRST_NAMES = (
+    "first name",
+    "firstname",
+    "given name",
+    "vorname",
+    "voornaam",
+    "nome proprio",
+    "prenom",
+    "imya",
+    "forename",
+)
+LAST_NAMES = (
+    "last name",
+    "lastname",
+    "surname",
+    "family name",
+    "nachname",
+    "achternaam",
+    "cognome",
+    "nom de famille",
+    "apellido",
+    "apellidos",
+    "familiya",
+)
+JOINED = "name (joined)"
+
+SIMILAR_NAME = 92  # rapidfuzz token_sort_ratio of folded names for "very similar"
+SIMILAR_COMPANY = 85
+
+
+def _key(text: object) -> str:
+    return re.sub(r"[^a-z0-9]+", "", fold(text))
+
+
+def guess_mapping(headers: list[str], sheet: Sheet) -> dict[str, str]:
+    """Source column -> field. Columns nothing matches are left out (and shown as skipped)."""
+    lookup = {_key(f.name): f.name for f in sheet.fields if not f.auto}
+    if sheet.name == "Customers":
+        for name, words in SYNONYMS.items():
+            lookup.update({_key(w): name for w in words if _key(w) not in lookup})
+    mapping: dict[str, str] = {}
+    first = next((h for h in headers if _key(h) in {_key(w) for w in FIRST_NAMES}), None)
+    last = next((h for h in headers if _key(h) in {_key(w) for w in LAST_NAMES}), None)
+    for header in headers:
+        target = lookup.get(_key(header))
+        if target and target not in mapping.values() and header not in (first, last):
+            mapping[header] = target
+    if sheet.has("name") and "name" not in mapping.values() and (first or last):
+        for part in (first, last):
+            if part:
+                mapping[part] = JOINED
+    return mapping
+
+
+def read_source(path: str | os.PathLike) -> pd.DataFrame:
+    """A CSV (any common delimiter and encoding) or the first sheet of an .xlsx, as text."""
+    path = Path(path)
+    if not path.exists():
+        raise CrmbookError(f"{path} does not exist")
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        frame = pd.read_excel(path, dtype=object, engine="openpyxl")
+    else:
+        for encoding in ("utf-8-sig", "cp1252"):
+            try:
+                frame = pd.read_csv(
+                    path,
+                    sep=None,
+                    engine="python",
+                    dtype=str,
+                    encoding=encoding,
+                    keep_default_na=False,
+                )
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            raise CrmbookError(f"{path}: cannot read the text; save it as UTF-8 CSV")
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame
+
+
+@dataclass
+class ImportPlan:
+    """What an import would do, shown before anything is written."""
+
+    records: pd.DataFrame  # typed, one per source row, with `row` (source row) and `match`
+    issues: list[Issue]
+    mapping: dict[str, str]
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == ERROR]
+
+    @property
+    def new(self) -> pd.DataFrame:
+        return self.records[self.records["match"].isna()]
+
+    @property
+    def updates(self) -> pd.DataFrame:
+        return self.records[self.records["match"].notna()]
+
+
+def _mapped(source: pd.DataFrame, mapping: dict[str, str]) -> pd.DataFrame:
+    out = pd.DataFrame(index=source.index)
+    parts = [c for c, f in mapping.items() if f == JOINED]
+    if parts:
+        joined = (
+            source[parts]
+            .fillna("")
+            .astype(str)
+            .apply(lambda r: " ".join(v.strip() for v in r if v.strip()), axis=1)
+        )
+        out["name"] = joined.where(joined != "", None)
+    for column, target in mapping.items():
+        if target != JOINED:
+            out[target] = source[column]
+    return out
+
+
+def plan_import(
+    source: pd.DataFrame,
+    mapping: dict[str, str],
+    sheet: Sheet,
+    schema: Schema,
+    existing: pd.DataFrame,
+    lists: dict[str, list[str]],
+    keys: dict[str, set[str]],
+    today: dt.date,
+    source_name: str = "source",
+    dayfirst: bool = True,
+) -> ImportPlan:
+    """Parse, check and match every source row; nothing is changed."""
+    unknown = sorted({f for f in mapping.values() if f != JOINED and not sheet.has(f)})
+    if unknown:
+        raise CrmbookError(
+            f"{sheet.name} has no field {', '.join(unknown)}; fields are {', '.join(sheet.columns)}"
+        )
+    mapped = _mapped(source, mapping).replace("", None)
+    blank = mapped.isna().all(axis=1)
+    mapped = mapped[~blank]
+    rows = pd.Series(mapped.index + 2, index=mapped.index, dtype=object)
+    checker = Checker(schema)
+    columns = {}
+    for f in sheet.fields:
+        if f.name not in mapped:
+            continue
+        parsed = parse_column(f, mapped[f.name].astype(object), dayfirst)
+        for row, value in zip(rows[parsed.bad], mapped[f.name][parsed.bad], strict=True):
+            checker.add(
+                f"bad-{f.type}", ERROR, source_name, row, f.name, value, parsed.problem, parsed.fix
+            )
+        columns[f.name] = parsed.values
+    typed = pd.DataFrame(columns, index=mapped.index)
+    for f in sheet.fields:
+        if f.name not in typed:
+            typed[f.name] = parse_column(f, pd.Series([None] * len(typed), dtype=object)).values
+            typed[f.name].index = typed.index
+    canonical_choices(typed, sheet, lists)
+    full = Checker(schema)
+    filled = typed.copy()
+    for f in sheet.fields:  # defaults are filled for new records, so required is checked fairly
+        if f.default is not None and f.type != "bool":
+            filled[f.name] = filled[f.name].fillna(f.default)
+    check_records(TypedSheet(sheet, filled, rows, list(filled.columns)), full, lists, keys, today)
+    issues = [
+        dataclasses.replace(i, sheet=source_name)
+        for i in full.issues
+        if not (i.code == "required" and i.column == sheet.key and sheet.id_prefix)
+    ]
+    typed["match"] = match_existing(typed, existing) if sheet.name == "Customers" else None
+    if sheet.key in typed and sheet.name != "Customers":
+        known = set(existing[sheet.key].dropna().astype(str))
+        typed["match"] = typed[sheet.key].map(lambda k: k if str(k) in known else None)
+    typed["row"] = rows
+    if sheet.name == "Customers":
+        issues += _repeated_in_source(typed, source_name)
+    skipped = [c for c in source.columns if c not in mapping]
+    return ImportPlan(typed, checker.issues + issues, mapping, skipped)
+
+
+def _repeated_in_source(records: pd.DataFrame, source_name: str) -> list[Issue]:
+    """New customers whose email or phone an earlier row of the same source already has."""
+    found, seen = [], {}
+    for _, r in records[records["match"].isna()].iterrows():
+        for name, normal in (("email", lambda v: fold(v).strip()), ("phone", phone_digits)):
+            value = r.get(name)
+            if not isinstance(value, str) or not normal(value):
+                continue
+            first = seen.setdefault((name, normal(value)), r["row"])
+            if first != r["row"]:
+                found.append(
+                    Issue(
+                        "repeated",
+                        WARNING,
+                        source_name,
+                        r["row"],
+                        name,
+                        value,
+                        f"row {first} has the same {name}: both become customers",
+                        "keep one of the rows, or merge them later with crmbook dedupe",
+                    )
+                )
+    return found
+
+
+def match_existing(records: pd.DataFrame, customers: pd.DataFrame) -> pd.Series:
+    """The id of the existing customer each record is (same email or phone, or same person)."""
+    emails = {
+        fold(e).strip(): i
+        for e, i in zip(customers["email"], customers["id"], strict=True)
+        if isinstance(e, str) and e.strip()
+    }
+    phones = {
+        phone_digits(p): i
+        for p, i in zip(customers["phone"], customers["id"], strict=True)
+        if isinstance(p, str) and phone_digits(p)
+    }
+    names = [
+        (fold(n), fold(c) if isinstance(c, str) else "", i)
+        for n, c, i in zip(customers["name"], customers["company"], customers["id"], strict=True)
+        if isinstance(n, str)
+    ]
+    out = []
+    for _, r in records.iterrows():
+        found = None
+        if isinstance(r.get("email"), str):
+            found = emails.get(fold(r["email"]).strip())
+        if found is None and isinstance(r.get("phone"), str):
+            found = phones.get(phone_digits(r["phone"]))
+        if found is None and isinstance(r.get("name"), str):
+            name = fold(r["name"])
+            company = fold(r.get("company")) if isinstance(r.get("company"), str) else ""
+            for other, other_company, cid in names:
+                if fuzz.token_sort_ratio(name, other) >= SIMILAR_NAME and (
+                    not company
+                    or not other_company
+                    or fuzz.ratio(company, other_company) >= SIMILAR_COMPANY
+                ):
+                    found = cid
+                    break
+        out.append(found)
+    return pd.Series(out, index=records.index, dtype=object)
+
+
+def apply_import(book, plan: ImportPlan, sheet: Sheet) -> tuple[list[str], list[str]]:
+    """Add the new records and update the matched ones with the values the source has."""
+    fields = [f for f in dict.fromkeys(plan.mapping.values()) if f != JOINED]
+    if JOINED in plan.mapping.values():
+        fields.append("name")
+    table = book.table(sheet.name)
+    updated = []
+    for _, r in plan.updates.iterrows():
+        values = {f: r[f] for f in fields if f != sheet.key and not _missing(r[f])}
+        current = table.get(r["match"])
+        changed = {f: v for f, v in values.items() if _missing(current.get(f)) or current[f] != v}
+        if changed:
+            table.update(r["match"], **changed)
+            updated.append(r["match"])
+    new = plan.new
+    rows = [
+        {f: (None if _missing(r[f]) else r[f]) for f in fields if f != "id" or not sheet.id_prefix}
+        for _, r in new.iterrows()
+    ]
+    added = table.add_many(rows) if rows else []
+    return added, updated
+
+
+def _missing(value: object) -> bool:
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))

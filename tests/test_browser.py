@@ -1,0 +1,157 @@
+"""The data-entry notebook in a real browser: Voilà serves notebooks/01-data-entry.ipynb on
+127.0.0.1, headless Chromium fills the customer form and presses Save, and the customer must
+be in the workbook. Screenshots land in test-artifacts/ (look at them: real widgets, not a
+blank page).
+
+Needs Chromium at /usr/bin/chromium (`make system-deps` installs it as root) and the
+playwright and voila packages (the dev extra); skipped with the reason otherwise.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import crmbook
+from crmbook.widgets.session import WORKBOOK_VARIABLE
+
+pytest_plugins = ["widget_support"]  # the shop fixtures
+
+PROJECT = Path(__file__).resolve().parent.parent
+NOTEBOOK = PROJECT / "notebooks" / "01-data-entry.ipynb"
+ARTIFACTS = PROJECT / "test-artifacts"
+CHROMIUM = Path("/usr/bin/chromium")
+VOILA = Path(sys.executable).with_name("voila")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+SAVE = re.compile(r"(^|\s)Save$")  # the accessible name may start with the icon's glyph
+STARTUP_SECONDS = 60
+WIDGET_MS = 45_000
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="no Chromium at /usr/bin/chromium (make system-deps installs it as root)",
+    ),
+    pytest.mark.skipif(
+        importlib.util.find_spec("playwright") is None,
+        reason="playwright is not installed (pip install -e '.[dev]')",
+    ),
+    pytest.mark.skipif(
+        not VOILA.exists(), reason="voila is not installed (pip install -e '.[dev]')"
+    ),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def voila(shop, tmp_path):
+    """Voilà serving the data-entry notebook on the test's own copy of the shop."""
+    port = _free_port()
+    jupyter = tmp_path / "jupyter"
+    env = {
+        **os.environ,
+        WORKBOOK_VARIABLE: str(shop),
+        "JUPYTER_CONFIG_DIR": str(jupyter / "config"),
+        "JUPYTER_RUNTIME_DIR": str(jupyter / "runtime"),
+        "JUPYTER_DATA_DIR": str(jupyter / "data"),
+        "IPYTHONDIR": str(jupyter / "ipython"),
+        "CRMBOOK_USER": "browser-test",
+    }
+    log = (tmp_path / "voila.log").open("wb")
+    server = subprocess.Popen(
+        [
+            str(VOILA),
+            str(NOTEBOOK),
+            "--no-browser",
+            f"--port={port}",
+            "--Voila.ip=127.0.0.1",
+            "--Voila.port_retries=0",
+        ],
+        cwd=NOTEBOOK.parent,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_until_listening(port, server, tmp_path / "voila.log")
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+def _wait_until_listening(port: int, server: subprocess.Popen, log: Path) -> None:
+    """Until the port accepts connections (a GET would already start a kernel)."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"voila exited with {server.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.3)
+    pytest.fail(f"voila did not start in {STARTUP_SECONDS} s:\n{log.read_text()[-3000:]}")
+
+
+def test_a_customer_entered_in_the_browser_lands_in_the_workbook(voila, shop):
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    for old in ARTIFACTS.glob("01-data-entry*.png"):
+        old.unlink()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1400})
+            page.route("https://**/*", lambda route: route.abort())  # CDN fonts: no network
+            page.goto(voila, timeout=WIDGET_MS)
+
+            name = page.locator(".crmbook-customer-name input:visible")
+            expect(name).to_be_visible(timeout=WIDGET_MS)
+            name.fill("Browser Test Ünicode")
+            email = page.locator(".crmbook-customer-email input:visible")
+            email.fill("not-an-email")
+            page.get_by_role("button", name=SAVE).click()
+            expect(page.get_by_text("not an email address").first).to_be_visible(timeout=20_000)
+            page.screenshot(path=str(ARTIFACTS / "01-data-entry-error.png"), full_page=True)
+
+            email.fill("browser@example.com")
+            page.get_by_role("button", name=SAVE).click()
+            expect(page.get_by_text("Added customer C-")).to_be_visible(timeout=20_000)
+            page.screenshot(path=str(ARTIFACTS / "01-data-entry.png"), full_page=True)
+        finally:
+            browser.close()
+
+    added = crmbook.open(shop).customers.df.query("name == 'Browser Test Ünicode'")
+    assert added["email"].tolist() == ["browser@example.com"]
+    log = crmbook.open(shop).table("Log").df
+    assert "browser-test" in set(log["who"])
+    assert (ARTIFACTS / "01-data-entry.png").stat().st_size > 20_000

@@ -1,0 +1,289 @@
+"""Merging two edited copies: pure planning, hand edits in Excel, fingerprints and the CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import crmbook
+from crmbook.cli import main
+from crmbook.schema import SCHEMA
+from crmbook.sharing.books import merge_books, resolve
+from crmbook.sharing.fingerprints import ancestor_from_frames, common_ancestor
+from crmbook.sharing.merge import RECORD, plan_sheet
+
+USER = "tester"
+
+
+def _base(path: Path) -> Path:
+    book = crmbook.create(path, user=USER)
+    anna = book.customers.add(name="Anna Schmidt", email="anna@example.com", city="Berlin")
+    boris = book.customers.add(name="Boris Ivanov", city="Moscow", referred_by=anna)
+    book.customers.add(name="Carla Rossi", city="Rome")
+    book.interactions.add(customer_id=anna, when="2024-05-01 10:00", channel="call")
+    book.interactions.add(customer_id=boris, when="2024-05-02 10:00", channel="email")
+    book.save()
+    return path
+
+
+def _copy(src: Path, name: str) -> Path:
+    dst = src.with_name(name)
+    shutil.copyfile(src, dst)
+    return dst
+
+
+def _customers(path: Path) -> pd.DataFrame:
+    return crmbook.open(path).customers.df.set_index("id")
+
+
+# ---------------------------------------------------------------- the pure plan
+
+CUSTOMERS = SCHEMA.sheet("Customers")
+FIELDS = ["name", "city", "email"]
+
+
+def _frame(rows: dict[str, dict]) -> pd.DataFrame:
+    data = [{"id": k, **{f: v.get(f) for f in FIELDS}} for k, v in rows.items()]
+    return pd.DataFrame(data, columns=["id", *FIELDS]).astype(object)
+
+
+def _ancestor(rows: dict[str, dict]) -> dict:
+    return ancestor_from_frames({"Customers": _frame(rows)}, SCHEMA).records["Customers"]
+
+
+def _none(value: object) -> object:
+    return None if pd.isna(value) else value
+
+
+values = st.sampled_from(["a", "b", "c", None])
+record = st.fixed_dictionaries({f: values for f in FIELDS})
+
+
+@st.composite
+def edited(draw, base: dict[str, dict], prefix: str) -> dict[str, dict]:
+    out = {}
+    for key, rec in base.items():
+        action = draw(st.sampled_from(["keep", "edit", "delete"]))
+        if action == "delete":
+            continue
+        out[key] = dict(rec)
+        if action == "edit":
+            for f in draw(st.sets(st.sampled_from(FIELDS), min_size=1)):
+                out[key][f] = draw(values)
+    for n in range(draw(st.integers(0, 2))):
+        out[f"{prefix}-{n}"] = draw(record)
+    return out
+
+
+@st.composite
+def scenario(draw):
+    base = {f"C-{i}": draw(record) for i in range(draw(st.integers(1, 5)))}
+    return base, draw(edited(base, "M")), draw(edited(base, "T"))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scenario())
+def test_no_edit_is_lost_and_conflicts_are_exactly_where_both_changed(case):
+    base, mine, theirs = case
+    plan = plan_sheet(CUSTOMERS, _frame(mine), _frame(theirs), _ancestor(base))
+    result = {k: dict(v) for k, v in mine.items() if k not in plan.deletes}
+    for k, changes in plan.updates.items():
+        result[k].update({f: _none(v) for f, v in changes.items()})
+    for row in plan.adds:
+        result[row["id"]] = {f: _none(row[f]) for f in FIELDS}
+    conflicts = {(c.record, c.field) for c in plan.conflicts}
+
+    expected_conflicts = set()
+    for key, was in base.items():
+        m, t = mine.get(key), theirs.get(key)
+        if m is None and t is None:
+            assert key not in result
+        elif m is None or t is None:
+            kept = m if t is None else t
+            if kept == was:
+                assert key not in result  # deletion honoured
+            else:
+                expected_conflicts.add((key, RECORD))
+                assert result[key] == kept  # the edit survives
+        else:
+            for f in FIELDS:
+                if m[f] != was[f] and t[f] != was[f] and m[f] != t[f]:
+                    expected_conflicts.add((key, f))
+                    assert result[key][f] == m[f]  # open conflict keeps mine
+                elif t[f] != was[f]:
+                    assert result[key][f] == t[f]
+                else:
+                    assert result[key][f] == m[f]
+    for key in {*mine, *theirs} - set(base):
+        assert result[key] == (mine.get(key) or theirs.get(key))
+    assert conflicts == expected_conflicts
+
+
+def test_two_way_merge_lists_every_difference():
+    mine = _frame({"C-1": {"name": "A", "city": "X"}})
+    theirs = _frame({"C-1": {"name": "A", "city": "Y"}, "C-2": {"name": "B"}})
+    plan = plan_sheet(CUSTOMERS, mine, theirs, None)
+    assert [(c.record, c.field) for c in plan.conflicts] == [("C-1", "city")]
+    assert [r["id"] for r in plan.adds] == ["C-2"]
+
+
+@pytest.mark.parametrize(("prefer", "city"), [("mine", "X"), ("theirs", "Y")])
+def test_prefer_decides_conflicts(prefer, city):
+    base = _ancestor({"C-1": {"name": "A", "city": "Z"}})
+    mine = _frame({"C-1": {"name": "A", "city": "X"}})
+    theirs = _frame({"C-1": {"name": "A", "city": "Y"}})
+    plan = plan_sheet(CUSTOMERS, mine, theirs, base, prefer)
+    assert plan.conflicts[0].taken == prefer
+    assert plan.updates.get("C-1", {}).get("city", "X") == city
+
+
+# ---------------------------------------------------------------- files edited by hand in Excel
+
+
+def _hand_edit(path: Path, edits: dict[str, dict[str, object]], append=(), delete=()) -> None:
+    """Change cells, append rows without ids and delete rows the way Excel does: no bookkeeping."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wb = openpyxl.load_workbook(path)
+    ws = wb["Customers"]
+    header = [c.value for c in ws[1]]
+    for row in list(ws.iter_rows(min_row=2)):
+        key = row[0].value
+        for name, value in edits.get(key, {}).items():
+            row[header.index(name)].value = value
+    for key in delete:
+        for row in ws.iter_rows(min_row=2):
+            if row[0].value == key:
+                ws.delete_rows(row[0].row)
+                break
+    for values in append:
+        ws.append([values.get(h) for h in header])
+    table = ws.tables["Customers"]
+    table.ref = f"A1:{openpyxl.utils.get_column_letter(len(header))}{max(ws.max_row, 2)}"
+    wb.save(path)
+
+
+def test_fingerprints_find_the_common_version_of_hand_edited_copies(tmp_path):
+    base = _base(tmp_path / "base.xlsx")
+    mine, theirs = _copy(base, "mine.xlsx"), _copy(base, "theirs.xlsx")
+    _hand_edit(mine, {"C-000001": {"city": "Hamburg"}}, append=[{"name": "Dora Mine"}])
+    _hand_edit(
+        theirs,
+        {"C-000001": {"email": "anna@new.example"}, "C-000002": {"city": "Kazan"}},
+        append=[{"name": "Emil Theirs"}],
+        delete=["C-000003"],
+    )
+    ancestor, why = common_ancestor(crmbook.open(mine).meta, crmbook.open(theirs).meta, SCHEMA)
+    assert ancestor is not None, why
+    result = merge_books(mine, theirs, tmp_path / "merged.xlsx", user=USER)
+    assert result.three_way and not result.conflicts
+    merged = _customers(result.path)
+    assert merged.loc["C-000001", "city"] == "Hamburg"
+    assert merged.loc["C-000001", "email"] == "anna@new.example"
+    assert merged.loc["C-000002", "city"] == "Kazan"
+    assert "C-000003" not in merged.index
+    assert sorted(merged["name"]) == ["Anna Schmidt", "Boris Ivanov", "Dora Mine", "Emil Theirs"]
+    # both hand-added rows got C-000004 on reading: theirs' was renumbered
+    assert result.renumbered == {"Customers": {"C-000004": "C-000005"}}
+
+
+def test_copies_of_different_workbooks_fall_back_to_two_way(tmp_path):
+    a, b = _base(tmp_path / "a.xlsx"), _base(tmp_path / "b.xlsx")
+    result = merge_books(a, b, tmp_path / "merged.xlsx", user=USER)
+    assert not result.three_way and "different workbook ids" in result.how
+
+
+def test_merge_keeps_mine_user_sheets(tmp_path):
+    base = _base(tmp_path / "base.xlsx")
+    mine, theirs = _copy(base, "mine.xlsx"), _copy(base, "theirs.xlsx")
+    wb = openpyxl.load_workbook(mine)
+    wb.create_sheet("My notes")["A1"] = "keep me"
+    wb.save(mine)
+    _hand_edit(theirs, {"C-000002": {"city": "Kazan"}})
+    out = merge_books(mine, theirs, tmp_path / "merged.xlsx", user=USER).path
+    assert openpyxl.load_workbook(out)["My notes"]["A1"].value == "keep me"
+
+
+# ---------------------------------------------------------------- end to end through the CLI
+
+
+def test_cli_merge_with_base_conflicts_deletions_and_same_new_ids(tmp_path):
+    base = _base(tmp_path / "base.xlsx")
+    mine, theirs = _copy(base, "mine.xlsx"), _copy(base, "theirs.xlsx")
+
+    book = crmbook.open(mine, user="me")
+    book.customers.update("C-000001", city="Hamburg", notes="prefers email")
+    mine_new = book.customers.add(name="Dora Mine")
+    book.interactions.add(customer_id=mine_new, when="2024-06-01 09:00", channel="visit")
+    book.customers.delete("C-000003")
+    book.save()
+
+    book = crmbook.open(theirs, user="colleague")
+    book.customers.update("C-000001", city="Munich", phone="+49 30 1234567")
+    theirs_new = book.customers.add(name="Emil Theirs", referred_by="C-000002")
+    book.interactions.add(customer_id=theirs_new, when="2024-06-02 09:00", channel="call")
+    book.interactions.delete("I-000002")
+    book.save()
+    assert mine_new == theirs_new == "C-000004"
+
+    out = tmp_path / "merged.xlsx"
+    args = ["merge", str(mine), str(theirs), "--base", str(base), "--out", str(out)]
+    result = CliRunner().invoke(main, [*args, "--format", "json"])
+    assert result.exit_code == 1, result.output  # one conflict is open
+    report = json.loads(result.output)
+    assert report["renumbered"] == {
+        "Customers": {"C-000004": "C-000005"},
+        "Interactions": {"I-000003": "I-000004"},
+    }
+    assert [(c["record"], c["field"]) for c in report["conflicts"]] == [("C-000001", "city")]
+
+    merged = crmbook.open(out)
+    customers = merged.customers.df.set_index("id")
+    assert customers.loc["C-000001", ["city", "notes", "phone"]].tolist() == [
+        "Hamburg",
+        "prefers email",
+        "+49 30 1234567",
+    ]
+    assert "C-000003" not in customers.index
+    assert customers.loc["C-000005", "name"] == "Emil Theirs"
+    interactions = merged.interactions.df.set_index("id")
+    assert "I-000002" not in interactions.index
+    assert interactions.loc["I-000004", "customer_id"] == "C-000005"
+    assert interactions.loc["I-000003", "customer_id"] == "C-000004"
+    who = set(merged.table("Log").df["who"])
+    assert {"me", "colleague"} <= who
+
+    wb = openpyxl.load_workbook(out)
+    ws = wb["Conflicts"]
+    header = [c.value for c in ws[1]]
+    ws.cell(2, header.index("take") + 1).value = "theirs"
+    wb.save(out)
+    result = CliRunner().invoke(main, ["resolve", str(out), "--user", "me"])
+    assert result.exit_code == 0, result.output
+    assert "C-000001 city: took theirs" in result.output
+    assert _customers(out).loc["C-000001", "city"] == "Munich"
+
+
+def test_prefer_theirs_and_resolve_api(tmp_path):
+    base = _base(tmp_path / "base.xlsx")
+    mine, theirs = _copy(base, "mine.xlsx"), _copy(base, "theirs.xlsx")
+    for path, city in ((mine, "Hamburg"), (theirs, "Munich")):
+        book = crmbook.open(path, user=USER)
+        book.customers.update("C-000001", city=city)
+        book.save()
+    out = merge_books(mine, theirs, tmp_path / "m.xlsx", prefer="theirs", user=USER)
+    assert not out.open_conflicts
+    assert _customers(out.path).loc["C-000001", "city"] == "Munich"
+    out = merge_books(mine, theirs, tmp_path / "m2.xlsx", user=USER)
+    done = resolve(out.path, take="theirs", user=USER)
+    assert len(done.applied) == 1 and done.still_open.empty
+    assert _customers(out.path).loc["C-000001", "city"] == "Munich"

@@ -1,0 +1,94 @@
+"""Personal data: export everything about one customer; erase or anonymise them."""
+
+from __future__ import annotations
+
+import json
+
+import openpyxl
+import pytest
+from click.testing import CliRunner
+
+import crmbook
+from crmbook.cli import main
+
+
+def _book(tmp_path):
+    book = crmbook.create(tmp_path / "crm.xlsx", user="tester")
+    anna = book.customers.add(
+        name="Anna Schmidt", email="anna@example.com", phone="+49 30 1234567", city="Berlin"
+    )
+    boris = book.customers.add(
+        name="Boris Ivanov", referred_by=anna, notes="friend of Anna Schmidt"
+    )
+    book.contacts.add(customer_id=anna, name="Karl Schmidt")
+    book.interactions.add(
+        customer_id=anna,
+        when="2024-05-01 10:00",
+        channel="call",
+        summary="Anna Schmidt wants a quote",
+    )
+    book.interactions.add(
+        customer_id=boris,
+        when="2024-05-02 10:00",
+        channel="call",
+        summary="asked about anna@example.com",
+    )
+    deal = book.deals.add(customer_id=anna, title="Kitchen", amount=5000)
+    book.sales.add(customer_id=anna, date="2024-05-03", amount=120.5, deal_id=deal)
+    book.tasks.add(customer_id=anna, due="2024-06-01", title="call back")
+    book.save()
+    return book.path, anna, boris
+
+
+def test_export_writes_json_and_xlsx_and_logs(tmp_path):
+    path, anna, _ = _book(tmp_path)
+    result = CliRunner().invoke(
+        main, ["person", "export", str(path), anna, "--out", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "out" / f"{anna}.json").read_text(encoding="utf-8"))
+    assert data["Customers"][0]["email"] == "anna@example.com"
+    assert len(data["Interactions"]) == 1 and data["Sales"][0]["amount"] == 120.5
+    assert data["Referred customers"][0]["name"] == "Boris Ivanov"
+    wb = openpyxl.load_workbook(tmp_path / "out" / f"{anna}.xlsx")
+    assert {"Customers", "Contacts", "Sales", "Log"} <= set(wb.sheetnames)
+    log = crmbook.open(path).table("Log").df
+    assert "personal data exported" in log["new"].tolist()
+
+
+def _everything(path) -> str:
+    wb = openpyxl.load_workbook(path)
+    return " ".join(
+        str(c.value)
+        for ws in wb.worksheets
+        if ws.title != "_crmbook"
+        for row in ws.iter_rows()
+        for c in row
+        if c.value is not None
+    )
+
+
+@pytest.mark.parametrize("anonymise", [False, True])
+def test_erase_removes_the_person_and_keeps_sales(tmp_path, anonymise):
+    path, anna, boris = _book(tmp_path)
+    args = ["person", "erase", str(path), anna, "--yes"] + (["--anonymise"] if anonymise else [])
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    book = crmbook.open(path)
+    text = _everything(path)
+    for trace in ("Anna Schmidt", "anna@example.com", "+49 30 1234567", "Karl Schmidt"):
+        assert trace not in text
+    assert book.sales.df["amount"].sum() == 120.5
+    assert book.deals.df["amount"].sum() == 5000
+    customers = book.customers.df.set_index("id")
+    owner = book.sales.df["customer_id"].iloc[0]
+    if anonymise:
+        assert owner == anna and customers.loc[anna, "name"] == f"anonymised {anna}"
+        assert customers.loc[anna, "city"] == "Berlin"
+        assert book.interactions.df["summary"].isna().sum() == 0
+    else:
+        assert anna not in customers.index and customers.loc[owner, "name"] == "(erased customers)"
+        assert book.interactions.df["customer_id"].tolist() == [boris]
+        assert book.tasks.df.empty and book.contacts.df.empty
+    log = book.table("Log").df
+    assert f"personal data {'anonymised' if anonymise else 'erased'}" in log["new"].tolist()
