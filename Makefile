@@ -42,7 +42,10 @@ demo: setup
 	$(VENV)/bin/crmbook segment $(DEMO)
 	$(VENV)/bin/crmbook report sources $(DEMO)
 	$(VENV)/bin/crmbook report all $(DEMO) --out $(dir $(DEMO))report.xlsx --png $(dir $(DEMO))charts
-	@echo "Demo workbook: $(DEMO); report: $(dir $(DEMO))report.xlsx; charts: $(dir $(DEMO))charts/"
+	$(VENV)/bin/crmbook daily $(DEMO) --via eml --out $(dir $(DEMO))outbox
+	$(VENV)/bin/crmbook ics $(DEMO) --out $(dir $(DEMO))tasks.ics
+	@echo "Demo workbook: $(DEMO); report: $(dir $(DEMO))report.xlsx; charts: $(dir $(DEMO))charts/;" \
+	  "owners' digests and birthday greetings: $(dir $(DEMO))outbox/; calendar: $(dir $(DEMO))tasks.ics"
 
 test: setup system-deps
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -132,7 +132,8 @@ def init(file: Path, force: bool, lang: str) -> None:
 @handle_errors
 def demo(file: Path, customers: int, interactions: int | None, seed: int, force: bool) -> None:
     """Write a realistic demo business into a new workbook FILE."""
-    from crmbook.demo import build_demo_book
+    from crmbook.demo import build_demo_book, demo_mail_config
+    from crmbook.mailing.config import CONFIG_NAME
 
     book = build_demo_book(
         file,
@@ -143,6 +144,10 @@ def demo(file: Path, customers: int, interactions: int | None, seed: int, force:
         overwrite=force,
     )
     click.echo(f"Wrote the demo business to {book.path}")
+    config = book.path.parent / CONFIG_NAME
+    if not config.exists():
+        config.write_text(demo_mail_config(), encoding="utf-8")
+        click.echo(f"Wrote a sample mail config (sender, owners' addresses) to {config}")
     _print_summary(book, "table")
 
 

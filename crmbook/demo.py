@@ -636,3 +636,16 @@ def build_demo_book(path, *, customers: int = 600, interactions: int | None = No
 # Referenced sheets first, so every reference is checked against records already in the book.
 _LOAD_ORDER = ("Sources", "Competitors", "Customers", "Contacts", "Deals", "Sales",
                "Interactions", "Tasks", "Templates", "Segments")
+
+
+DEMO_SENDER = "Horizon Travel <office@horizon-travel.example>"
+
+
+def demo_mail_config() -> str:
+    """A crmbook.toml for the demo business: a sender and each owner's address, no SMTP server
+    (so `crmbook daily --via eml` writes the digests and greetings as .eml files to look at)."""
+    owners = "\n".join(
+        f'"{owner}" = "{".".join(_ascii(part) for part in owner.split())}@horizon-travel.example"'
+        for owner in OWNERS
+    )
+    return f'[mail]\nfrom = "{DEMO_SENDER}"\n\n[owners]\n{owners}\n'
