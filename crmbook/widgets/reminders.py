@@ -25,7 +25,7 @@ SECTIONS = {
     "birthdays": "Birthdays and anniversaries",
 }
 YEARLY = ("birthday", "anniversary")
-ROWS_SHOWN = 40
+ROWS_SHOWN = 25
 DORMANT_COLUMNS = ["id", "name", "phone", "email", "owner", "last_contact", "days_since_contact"]
 REMINDER_SHEETS = ("Customers", "Contacts", "Interactions", "Sales", "Tasks")
 
