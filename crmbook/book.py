@@ -245,6 +245,19 @@ class Table:
                     self._kept_raw[name] = self._kept_raw[name].drop(position, errors="ignore")
         self._rewrite = True
 
+    def upsert(self, key: str, **values: object) -> str:
+        """Change the record with this key, or add it: names match whatever their case
+        ("newsletter" finds "Newsletter"). For Sources, Templates, Competitors, Segments."""
+        if self.sheet.id_prefix:
+            raise RecordError(f"{self.sheet.name} records get their ids from crmbook; "
+                              "use add() or update(id, ...)")
+        names = self.df[self.sheet.key].astype("str").str.strip().str.casefold()
+        same = self.df[self.sheet.key][names == str(key).strip().casefold()]
+        if len(same):
+            self.update(same.iloc[0], **values)
+            return same.iloc[0]
+        return self.add(**{self.sheet.key: key, **values})
+
     def delete(self, key: str) -> None:
         """Remove one record. Its id is never given out again."""
         position = self._position(key)

@@ -672,14 +672,8 @@ def segment(
 
 def _save_segment(book: crmbook.Book, name: str, rules: str, notes: str | None, force: bool):
     """Add the segment to the Segments sheet, or change the rules of the one of that name."""
-    segments = book.table("Segments")
-    existing = segments.df["name"].astype("str").str.strip().str.casefold()
-    same = segments.df["name"][existing == name.strip().casefold()]
     values = {"rules": rules, **({"notes": notes} if notes is not None else {})}
-    if len(same):
-        segments.update(same.iloc[0], **values)
-    else:
-        segments.add(name=name, **values)
+    book.table("Segments").upsert(name, **values)
     book.save(force=force)
 
 

@@ -177,14 +177,8 @@ class SegmentModel:
             raise RuleError("Nothing to save yet: choose at least one filter.")
 
         def store(book) -> None:
-            segments = book.table("Segments")
-            names = segments.df["name"].astype("str").str.strip().str.casefold()
-            same = segments.df["name"][names == name.casefold()]
             values = {"rules": rules, **({"notes": notes.strip()} if notes.strip() else {})}
-            if len(same):
-                segments.update(same.iloc[0], **values)
-            else:
-                segments.add(name=name, **values)
+            book.table("Segments").upsert(name, **values)
 
         self.session.change(store, steps)
         return rules
