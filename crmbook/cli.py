@@ -779,6 +779,14 @@ def _report_sending(preview, skipped, delivery, notes, fmt: str, dry_run: bool) 
             sys.exit(1)
 
 
+OUTBOX_FOLDER = click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="folder for .eml and SMS CSV files [default: FILE's name + -outbox]",
+)
+
+
 @main.command()
 @FILE
 @click.option("--template", "template", required=True, help="the template's name (Templates sheet)")
@@ -793,12 +801,7 @@ def _report_sending(preview, skipped, delivery, notes, fmt: str, dry_run: bool) 
     default=None,
     help="smtp or eml for email, sms-csv or http for SMS [default: smtp, sms-csv]",
 )
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="folder for .eml and SMS CSV files [default: FILE's name + -outbox]",
-)
+@OUTBOX_FOLDER
 @click.option(
     "--campaign",
     default=None,
@@ -924,12 +927,7 @@ def unsubscribe(
     show_default=True,
     help="SMS greetings (an SMS birthday template) as a CSV file, or to the HTTP gateway",
 )
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="folder for .eml and SMS CSV files [default: FILE's name + -outbox]",
-)
+@OUTBOX_FOLDER
 @click.option(
     "--days",
     type=click.IntRange(0),

@@ -6,10 +6,10 @@ import csv
 import datetime as dt
 import itertools
 import shutil
-import subprocess
 import uuid
 import zipfile
 
+import libreoffice
 import numpy as np
 import openpyxl
 import pandas as pd
@@ -663,7 +663,7 @@ def test_random_records_read_back_equal(blank, tmp_path, customers, sales, when)
 
 
 @pytest.mark.libreoffice
-@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) not installed")
+@libreoffice.needs_libreoffice
 def test_libreoffice_reads_the_customers_sheet_the_same(new_book, tmp_path):
     names = [*UNICODE[:4], *FORMULA_LIKE]
     for i, name in enumerate(names):
@@ -676,21 +676,10 @@ def test_libreoffice_reads_the_customers_sheet_the_same(new_book, tmp_path):
             stage="loyal",
         )
     new_book.save()
-    out = tmp_path / "csv"
-    subprocess.run(
-        [
-            "soffice",
-            "--headless",
-            f"-env:UserInstallation=file://{tmp_path}/profile",
-            "--convert-to",
-            "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,1",
-            "--outdir",
-            str(out),
-            str(new_book.path),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
+    out = libreoffice.convert(
+        [str(new_book.path)],
+        tmp_path,
+        to="csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,1",
     )
     (produced,) = out.glob("*.csv")
     with produced.open(encoding="utf-8", newline="") as f:

@@ -8,8 +8,8 @@ TODAY() is the real date, so the data is built relative to date.today().
 import datetime as dt
 import math
 import shutil
-import subprocess
 
+import libreoffice
 import openpyxl
 import pandas as pd
 import pytest
@@ -26,30 +26,13 @@ from crmbook.schema import SCHEMA
 
 pytestmark = [
     pytest.mark.libreoffice,
-    pytest.mark.skipif(
-        shutil.which("soffice") is None, reason="LibreOffice (soffice) not installed"
-    ),
+    libreoffice.needs_libreoffice,
 ]
 
 
 def recalculated(paths, tmp_path):
     """Each workbook's Dashboard as LibreOffice computes it: figures and the sources table."""
-    out = tmp_path / "recalculated"
-    subprocess.run(
-        [
-            "soffice",
-            "--headless",
-            f"-env:UserInstallation=file://{tmp_path}/profile",
-            "--convert-to",
-            "xlsx",
-            "--outdir",
-            str(out),
-            *map(str, paths),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=180,
-    )
+    out = libreoffice.convert(paths, tmp_path)
     return [_dashboard(out / p.name) for p in paths]
 
 

@@ -1,11 +1,10 @@
 """The empty workbook `crmbook init` makes: structure, and the checked-in copy matches it."""
 
 import datetime as dt
-import shutil
-import subprocess
 import zipfile
 from pathlib import Path
 
+import libreoffice
 import openpyxl
 import pytest
 from openpyxl.utils import get_column_letter
@@ -89,7 +88,7 @@ def _in_sheet(highlight, row):
 
 
 @pytest.mark.libreoffice
-@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) not installed")
+@libreoffice.needs_libreoffice
 def test_highlight_rules_and_growing_dropdowns_as_libreoffice_computes_them(tmp_path):
     today = dt.date.today()
     path = tmp_path / "shop.xlsx"
@@ -124,22 +123,7 @@ def test_highlight_rules_and_growing_dropdowns_as_libreoffice_computes_them(tmp_
         for i in range(len(expected)):
             check.cell(i + 2, col, _in_sheet(by_why[why], i + 2))
     wb.save(path)
-    out = tmp_path / "lo"
-    subprocess.run(
-        [
-            "soffice",
-            "--headless",
-            f"-env:UserInstallation=file://{tmp_path}/profile",
-            "--convert-to",
-            "xlsx",
-            "--outdir",
-            str(out),
-            str(path),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    out = libreoffice.convert([str(path)], tmp_path)
     ws = openpyxl.load_workbook(out / path.name, data_only=True)["Check"]
     assert ws["A1"].value == len(stages) + 1 and ws["B1"].value == "vip"
     for col, (why, expected) in enumerate(wanted.items(), start=1):

@@ -2,10 +2,9 @@
 
 import dataclasses
 import datetime as dt
-import shutil
-import subprocess
 import zipfile
 
+import libreoffice
 import openpyxl
 import pytest
 from openpyxl.worksheet.table import TableColumn
@@ -127,25 +126,10 @@ def test_a_workbook_from_a_newer_crmbook_is_refused(old_book):
 
 
 @pytest.mark.libreoffice
-@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) not installed")
+@libreoffice.needs_libreoffice
 def test_libreoffice_opens_the_upgraded_workbook(old_book, tmp_path):
     crmbook.open(old_book).save()
-    out = tmp_path / "lo"
-    subprocess.run(
-        [
-            "soffice",
-            "--headless",
-            f"-env:UserInstallation=file://{tmp_path}/profile",
-            "--convert-to",
-            "xlsx",
-            "--outdir",
-            str(out),
-            str(old_book),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    out = libreoffice.convert([str(old_book)], tmp_path)
     wb = openpyxl.load_workbook(out / "old.xlsx")
     assert "Segments" in wb.sheetnames
     assert [c.value for c in wb["Customers"][1]][-1] == "contact_every_days"

@@ -10,10 +10,9 @@ formatting.
 import base64
 import datetime as dt
 import re
-import shutil
-import subprocess
 import zipfile
 
+import libreoffice
 import openpyxl
 import pandas as pd
 import pytest
@@ -187,27 +186,12 @@ def test_user_column_chart_image_comments_and_names_survive(decorated):
     assert crmbook.open(decorated).customers.df[USER_COLUMN].tolist()[0] == "blue"
 
 
-@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) not installed")
+@libreoffice.needs_libreoffice
 def test_libreoffice_opens_the_saved_decorated_workbook(decorated, tmp_path):
     book = crmbook.open(decorated)
     book.customers.add(name="José Müller-Lüdenscheid", city="Köln")
     book.save()
-    out = tmp_path / "lo"
-    subprocess.run(
-        [
-            "soffice",
-            "--headless",
-            f"-env:UserInstallation=file://{tmp_path}/profile",
-            "--convert-to",
-            "xlsx",
-            "--outdir",
-            str(out),
-            str(decorated),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=180,
-    )
+    out = libreoffice.convert([str(decorated)], tmp_path)
     converted = openpyxl.load_workbook(next(out.glob("*.xlsx")))
     names = [r[1] for r in converted["Customers"].iter_rows(min_row=2, values_only=True)]
     assert "José Müller-Lüdenscheid" in names
@@ -316,27 +300,12 @@ def test_segment_to_sheet_writes_the_customers_into_the_crm_workbook(tmp_path):
 
 
 @pytest.mark.libreoffice
-@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) not installed")
+@libreoffice.needs_libreoffice
 def test_libreoffice_opens_a_workbook_with_a_new_sheet(decorated, tmp_path):
     book = crmbook.open(decorated)
     book.write_sheet("Berlin VIPs", _segment_frame())
     book.save()
-    out = tmp_path / "lo"
-    subprocess.run(
-        [
-            "soffice",
-            "--headless",
-            f"-env:UserInstallation=file://{tmp_path}/profile",
-            "--convert-to",
-            "xlsx",
-            "--outdir",
-            str(out),
-            str(decorated),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    out = libreoffice.convert([str(decorated)], tmp_path)
     ws = openpyxl.load_workbook(out / "decorated.xlsx")["Berlin VIPs"]
     assert ws["B2"].value == '=HYPERLINK("http://x")' and ws["B2"].data_type == "s"
     assert ws["B4"].value == "Zoë 🌷 שלום" and ws["C2"].value == 1250.5
