@@ -60,7 +60,7 @@ lab: setup
 
 lint: setup
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check crmbook tests
+	$(VENV)/bin/ruff format --check crmbook tests benchmarks
 
 format: setup
 	$(VENV)/bin/ruff format crmbook tests

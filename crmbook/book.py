@@ -249,8 +249,10 @@ class Table:
         """Change the record with this key, or add it: names match whatever their case
         ("newsletter" finds "Newsletter"). For Sources, Templates, Competitors, Segments."""
         if self.sheet.id_prefix:
-            raise RecordError(f"{self.sheet.name} records get their ids from crmbook; "
-                              "use add() or update(id, ...)")
+            raise RecordError(
+                f"{self.sheet.name} records get their ids from crmbook; "
+                "use add() or update(id, ...)"
+            )
         names = self.df[self.sheet.key].astype("str").str.strip().str.casefold()
         same = self.df[self.sheet.key][names == str(key).strip().casefold()]
         if len(same):

@@ -22,92 +22,343 @@ _OWNER_SHARE = (0.35, 0.3, 0.2, 0.15)
 # name, channel, started days ago, ran for days (None: ongoing), cost per 600 customers,
 # share of new customers, conversion, revenue factor, share of companies, notes
 _SOURCES = (
-    ("Google Ads: holidays", "search ad", 730, None, 36000, 16, 0.40, 1.0, 0.03,
-     "Always-on search campaign for leisure trips"),
-    ("Google Ads: business travel", "search ad", 540, None, 24000, 5, 0.45, 1.6, 0.6,
-     "Keywords around conferences and team events"),
-    ("Website (organic)", "website", 730, None, 6000, 14, 0.35, 1.0, 0.1,
-     "Contact form; the cost is SEO and hosting"),
-    ("Customer referrals", "referral", 730, None, 4000, 9, 0.70, 1.3, 0.05,
-     "EUR 50 voucher for every friend who books"),
-    ("Partner hotels", "referral", 600, None, 9000, 4, 0.55, 1.2, 0.1,
-     "Commission paid to partner hotels"),
-    ("Facebook & Instagram", "social", 540, None, 24000, 15, 0.18, 0.7, 0.02,
-     "Always-on social ads, young audience"),
-    ("Banner: city portal", "banner", 480, 180, 22000, 7, 0.10, 0.6, 0.02,
-     "Half-year banner on the city news portal"),
-    ("Travel fair Berlin", "exhibition", 420, 4, 28000, 7, 0.40, 1.2, 0.1,
-     "Stand, staff and travel; leads from the visitor list"),
-    ("B2B trade show Munich", "exhibition", 220, 3, 35000, 4, 0.50, 2.4, 0.7,
-     "Stand at the business travel show"),
-    ("Radio spring campaign", "radio", 330, 60, 26000, 7, 0.12, 0.8, 0.0,
-     "30-second spots on the local station"),
-    ("Newsletter sign-up", "email", 700, None, 1500, 8, 0.30, 0.9, 0.05,
-     "Sign-up incentive: a 10 EUR voucher"),
-    ("City magazine ad", "print", 260, 90, 12000, 4, 0.15, 0.9, 0.05,
-     "Quarter-page ad in three issues"),
+    (
+        "Google Ads: holidays",
+        "search ad",
+        730,
+        None,
+        36000,
+        16,
+        0.40,
+        1.0,
+        0.03,
+        "Always-on search campaign for leisure trips",
+    ),
+    (
+        "Google Ads: business travel",
+        "search ad",
+        540,
+        None,
+        24000,
+        5,
+        0.45,
+        1.6,
+        0.6,
+        "Keywords around conferences and team events",
+    ),
+    (
+        "Website (organic)",
+        "website",
+        730,
+        None,
+        6000,
+        14,
+        0.35,
+        1.0,
+        0.1,
+        "Contact form; the cost is SEO and hosting",
+    ),
+    (
+        "Customer referrals",
+        "referral",
+        730,
+        None,
+        4000,
+        9,
+        0.70,
+        1.3,
+        0.05,
+        "EUR 50 voucher for every friend who books",
+    ),
+    (
+        "Partner hotels",
+        "referral",
+        600,
+        None,
+        9000,
+        4,
+        0.55,
+        1.2,
+        0.1,
+        "Commission paid to partner hotels",
+    ),
+    (
+        "Facebook & Instagram",
+        "social",
+        540,
+        None,
+        24000,
+        15,
+        0.18,
+        0.7,
+        0.02,
+        "Always-on social ads, young audience",
+    ),
+    (
+        "Banner: city portal",
+        "banner",
+        480,
+        180,
+        22000,
+        7,
+        0.10,
+        0.6,
+        0.02,
+        "Half-year banner on the city news portal",
+    ),
+    (
+        "Travel fair Berlin",
+        "exhibition",
+        420,
+        4,
+        28000,
+        7,
+        0.40,
+        1.2,
+        0.1,
+        "Stand, staff and travel; leads from the visitor list",
+    ),
+    (
+        "B2B trade show Munich",
+        "exhibition",
+        220,
+        3,
+        35000,
+        4,
+        0.50,
+        2.4,
+        0.7,
+        "Stand at the business travel show",
+    ),
+    (
+        "Radio spring campaign",
+        "radio",
+        330,
+        60,
+        26000,
+        7,
+        0.12,
+        0.8,
+        0.0,
+        "30-second spots on the local station",
+    ),
+    (
+        "Newsletter sign-up",
+        "email",
+        700,
+        None,
+        1500,
+        8,
+        0.30,
+        0.9,
+        0.05,
+        "Sign-up incentive: a 10 EUR voucher",
+    ),
+    (
+        "City magazine ad",
+        "print",
+        260,
+        90,
+        12000,
+        4,
+        0.15,
+        0.9,
+        0.05,
+        "Quarter-page ad in three issues",
+    ),
 )
 _REFERRAL_SOURCE = "Customer referrals"
 _LEAD_DAYS = 30  # leads keep arriving for a month after a campaign ends
 
 _COUNTRIES = {  # phone code, legal form, web domain ending, local mail provider
-    "Germany": ("+49", "GmbH", ".de", "web.de"), "Austria": ("+43", "GmbH", ".at", "gmx.at"),
-    "Switzerland": ("+41", "AG", ".ch", "bluewin.ch"), "Netherlands": ("+31", "B.V.", ".nl",
-                                                                      "ziggo.nl"),
+    "Germany": ("+49", "GmbH", ".de", "web.de"),
+    "Austria": ("+43", "GmbH", ".at", "gmx.at"),
+    "Switzerland": ("+41", "AG", ".ch", "bluewin.ch"),
+    "Netherlands": ("+31", "B.V.", ".nl", "ziggo.nl"),
     "United Kingdom": ("+44", "Ltd", ".co.uk", "btinternet.com"),
-    "United States": ("+1", "Inc.", ".com", "aol.com"), "Israel": ("+972", "Ltd", ".co.il",
-                                                                  "walla.co.il"),
+    "United States": ("+1", "Inc.", ".com", "aol.com"),
+    "Israel": ("+972", "Ltd", ".co.il", "walla.co.il"),
     "Russia": ("+7", "LLC", ".ru", "mail.ru"),
 }
 _CITIES = (  # city, country, area code, share of customers
-    ("Berlin", "Germany", "30", 30), ("Hamburg", "Germany", "40", 9),
-    ("Munich", "Germany", "89", 9), ("Cologne", "Germany", "221", 6),
+    ("Berlin", "Germany", "30", 30),
+    ("Hamburg", "Germany", "40", 9),
+    ("Munich", "Germany", "89", 9),
+    ("Cologne", "Germany", "221", 6),
     ("Frankfurt", "Germany", "69", 6),
-    ("Vienna", "Austria", "1", 5), ("Zurich", "Switzerland", "44", 3),
-    ("Amsterdam", "Netherlands", "20", 3), ("London", "United Kingdom", "20", 5),
-    ("Manchester", "United Kingdom", "161", 2), ("New York", "United States", "212", 4),
-    ("Chicago", "United States", "312", 2), ("Tel Aviv", "Israel", "3", 6),
-    ("Haifa", "Israel", "4", 2), ("Moscow", "Russia", "495", 4),
+    ("Vienna", "Austria", "1", 5),
+    ("Zurich", "Switzerland", "44", 3),
+    ("Amsterdam", "Netherlands", "20", 3),
+    ("London", "United Kingdom", "20", 5),
+    ("Manchester", "United Kingdom", "161", 2),
+    ("New York", "United States", "212", 4),
+    ("Chicago", "United States", "312", 2),
+    ("Tel Aviv", "Israel", "3", 6),
+    ("Haifa", "Israel", "4", 2),
+    ("Moscow", "Russia", "495", 4),
     ("Saint Petersburg", "Russia", "812", 2),
 )
-_FIRST = ("Anna", "Lukas", "Sophie", "Jonas", "Marie", "Felix", "Laura", "Paul", "Julia", "Max",
-          "Emma", "Leon", "Hannah", "David", "Sarah", "Michael", "Lisa", "Thomas", "Katharina",
-          "Daniel", "Claudia", "Stefan", "Nina", "Andreas", "Eva", "Peter", "Olivia", "James",
-          "Emily", "Oliver", "Chloé", "René", "Jürgen", "Søren", "Noah", "Mia", "Elias", "Lena")
-_LAST = ("Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker",
-         "Schulz", "Hoffmann", "Koch", "Richter", "Klein", "Wolf", "Neumann", "Schwarz", "Braun",
-         "Zimmermann", "Krüger", "Hartmann", "Lange", "Smith", "Johnson", "Brown", "Taylor",
-         "Wilson", "Evans", "Cohen", "Levy", "Friedman", "Bauer", "de Vries", "Jansen", "Novak",
-         "Horváth", "Dubois", "Lefèvre", "García", "Rossi")
+_FIRST = (
+    "Anna",
+    "Lukas",
+    "Sophie",
+    "Jonas",
+    "Marie",
+    "Felix",
+    "Laura",
+    "Paul",
+    "Julia",
+    "Max",
+    "Emma",
+    "Leon",
+    "Hannah",
+    "David",
+    "Sarah",
+    "Michael",
+    "Lisa",
+    "Thomas",
+    "Katharina",
+    "Daniel",
+    "Claudia",
+    "Stefan",
+    "Nina",
+    "Andreas",
+    "Eva",
+    "Peter",
+    "Olivia",
+    "James",
+    "Emily",
+    "Oliver",
+    "Chloé",
+    "René",
+    "Jürgen",
+    "Søren",
+    "Noah",
+    "Mia",
+    "Elias",
+    "Lena",
+)
+_LAST = (
+    "Müller",
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Weber",
+    "Meyer",
+    "Wagner",
+    "Becker",
+    "Schulz",
+    "Hoffmann",
+    "Koch",
+    "Richter",
+    "Klein",
+    "Wolf",
+    "Neumann",
+    "Schwarz",
+    "Braun",
+    "Zimmermann",
+    "Krüger",
+    "Hartmann",
+    "Lange",
+    "Smith",
+    "Johnson",
+    "Brown",
+    "Taylor",
+    "Wilson",
+    "Evans",
+    "Cohen",
+    "Levy",
+    "Friedman",
+    "Bauer",
+    "de Vries",
+    "Jansen",
+    "Novak",
+    "Horváth",
+    "Dubois",
+    "Lefèvre",
+    "García",
+    "Rossi",
+)
 _SPECIAL = (  # name, email local part, city: the names that prove Unicode round-trips
-    ("דוד כהן", "david.cohen", "Tel Aviv"), ("מרים לוי", "miriam.levi", "Haifa"),
+    ("דוד כהן", "david.cohen", "Tel Aviv"),
+    ("מרים לוי", "miriam.levi", "Haifa"),
     ("Иванов Сергей Викторович", "sergey.ivanov", "Moscow"),
     ("Ivanov Sergey V.", "ivanov.sv", "Moscow"),  # the same man typed twice: same phone
     ("Смирнова Анна Павловна", "anna.smirnova", "Saint Petersburg"),
     ("José Müller-Lüdenscheid", "jose.mueller-luedenscheid", "Cologne"),
     ("Zoë Ørsted", "zoe.orsted", "Amsterdam"),
 )
-_COMPANY_WORDS = ("Nordwind", "Bluestone", "Alpenblick", "Harbor", "Silverline", "Kranich",
-                  "Meridian", "Lindner", "Cedar", "Orion", "Falkenberg", "Summit")
-_COMPANY_TRADES = ("Logistics", "Consulting", "Software", "Engineering", "Medical", "Events",
-                   "Trading", "Architects")
-_ROLES = ("Travel manager", "Office manager", "Managing director", "Assistant", "HR manager",
-          "Procurement")
+_COMPANY_WORDS = (
+    "Nordwind",
+    "Bluestone",
+    "Alpenblick",
+    "Harbor",
+    "Silverline",
+    "Kranich",
+    "Meridian",
+    "Lindner",
+    "Cedar",
+    "Orion",
+    "Falkenberg",
+    "Summit",
+)
+_COMPANY_TRADES = (
+    "Logistics",
+    "Consulting",
+    "Software",
+    "Engineering",
+    "Medical",
+    "Events",
+    "Trading",
+    "Architects",
+)
+_ROLES = (
+    "Travel manager",
+    "Office manager",
+    "Managing director",
+    "Assistant",
+    "HR manager",
+    "Procurement",
+)
 _MAILBOXES = ("gmail.com", "outlook.com", "yahoo.com", "icloud.com")
-_TAGS = ("beach", "city trips", "ski", "cruise", "family", "adventure", "wellness", "groups",
-         "business travel", "last minute", "luxury", "long-haul")
-_CUSTOMER_NOTES = ("Prefers calls after 17:00", "Travels with two children", "Vegetarian meals",
-                   "Speaks German and Russian", "Pays by invoice only", "Afraid of flying",
-                   "Wants aisle seats", "Allergic to cats; no pet-friendly hotels")
-_CONTACT_NOTES = ("Books for the whole team", "Approves budgets above 5,000 EUR",
-                  "Prefers email")
+_TAGS = (
+    "beach",
+    "city trips",
+    "ski",
+    "cruise",
+    "family",
+    "adventure",
+    "wellness",
+    "groups",
+    "business travel",
+    "last minute",
+    "luxury",
+    "long-haul",
+)
+_CUSTOMER_NOTES = (
+    "Prefers calls after 17:00",
+    "Travels with two children",
+    "Vegetarian meals",
+    "Speaks German and Russian",
+    "Pays by invoice only",
+    "Afraid of flying",
+    "Wants aisle seats",
+    "Allergic to cats; no pet-friendly hotels",
+)
+_CONTACT_NOTES = ("Books for the whole team", "Approves budgets above 5,000 EUR", "Prefers email")
 _PRODUCTS = (  # product, typical price, bought by companies
-    ("Beach holiday Crete", 2400, False), ("City break Lisbon", 900, False),
-    ("Ski week Tyrol", 3100, False), ("Mediterranean cruise", 4200, False),
-    ("Family holiday Mallorca", 3600, False), ("Safari Kenya", 6800, False),
-    ("Wellness weekend Baden-Baden", 650, False), ("Travel insurance", 180, False),
-    ("Conference travel package", 9500, True), ("Corporate retreat Lake Garda", 24000, True),
-    ("Team event Berlin", 7800, True), ("Business travel contract", 15000, True),
+    ("Beach holiday Crete", 2400, False),
+    ("City break Lisbon", 900, False),
+    ("Ski week Tyrol", 3100, False),
+    ("Mediterranean cruise", 4200, False),
+    ("Family holiday Mallorca", 3600, False),
+    ("Safari Kenya", 6800, False),
+    ("Wellness weekend Baden-Baden", 650, False),
+    ("Travel insurance", 180, False),
+    ("Conference travel package", 9500, True),
+    ("Corporate retreat Lake Garda", 24000, True),
+    ("Team event Berlin", 7800, True),
+    ("Business travel contract", 15000, True),
     ("Incentive trip Dubai", 38000, True),
 )
 _PROMO_CODES = ("WELCOME10", "SPRING15", "FAIR20", "FRIENDS10", "BIRTHDAY5")
@@ -116,55 +367,120 @@ _STAGES = SCHEMA.vocabulary("stage").values
 _KINDS = SCHEMA.vocabulary("interaction_kind").values
 _ST = {name: i for i, name in enumerate(_STAGES)}
 # per customer stage: interactions weight, deals (min, max)
-_ACTIVITY = {"prospect": 1, "potential": 2, "customer": 2.5, "repeat": 3.5, "loyal": 5,
-             "promoter": 6, "lost": 1.5}
-_DEALS = {"prospect": (0, 0), "potential": (1, 1), "customer": (1, 1), "repeat": (1, 2),
-          "loyal": (1, 3), "promoter": (2, 3), "lost": (1, 1)}
+_ACTIVITY = {
+    "prospect": 1,
+    "potential": 2,
+    "customer": 2.5,
+    "repeat": 3.5,
+    "loyal": 5,
+    "promoter": 6,
+    "lost": 1.5,
+}
+_DEALS = {
+    "prospect": (0, 0),
+    "potential": (1, 1),
+    "customer": (1, 1),
+    "repeat": (1, 2),
+    "loyal": (1, 3),
+    "promoter": (2, 3),
+    "lost": (1, 1),
+}
 # probability rows; columns in vocabulary order (interaction_kind, channel, outcome, deal_stage)
 _KIND_BY_STAGE = {
-    "prospect": (45, 0, 0, 0, 40, 10, 5), "potential": (30, 0, 0, 0, 55, 10, 5),
-    "customer": (15, 25, 15, 7, 25, 3, 10), "repeat": (12, 28, 15, 7, 23, 2, 13),
-    "loyal": (10, 30, 17, 5, 20, 1, 17), "promoter": (10, 30, 15, 3, 20, 1, 21),
-    "lost": (10, 10, 10, 25, 15, 25, 5)}
+    "prospect": (45, 0, 0, 0, 40, 10, 5),
+    "potential": (30, 0, 0, 0, 55, 10, 5),
+    "customer": (15, 25, 15, 7, 25, 3, 10),
+    "repeat": (12, 28, 15, 7, 23, 2, 13),
+    "loyal": (10, 30, 17, 5, 20, 1, 17),
+    "promoter": (10, 30, 15, 3, 20, 1, 21),
+    "lost": (10, 10, 10, 25, 15, 25, 5),
+}
 _CHANNEL_BY_KIND = {
-    "inquiry": (30, 5, 30, 2, 10, 20, 3), "sale": (25, 30, 15, 0, 25, 5, 0),
-    "service": (35, 5, 30, 5, 10, 15, 0), "complaint": (45, 5, 30, 0, 10, 10, 0),
-    "follow-up": (45, 15, 25, 10, 0, 5, 0), "refusal": (40, 5, 45, 5, 0, 5, 0),
-    "feedback": (15, 0, 50, 5, 5, 20, 5)}
+    "inquiry": (30, 5, 30, 2, 10, 20, 3),
+    "sale": (25, 30, 15, 0, 25, 5, 0),
+    "service": (35, 5, 30, 5, 10, 15, 0),
+    "complaint": (45, 5, 30, 0, 10, 10, 0),
+    "follow-up": (45, 15, 25, 10, 0, 5, 0),
+    "refusal": (40, 5, 45, 5, 0, 5, 0),
+    "feedback": (15, 0, 50, 5, 5, 20, 5),
+}
 _OUTCOME_BY_KIND = {
-    "inquiry": (35, 55, 10), "sale": (90, 8, 2), "service": (70, 20, 10),
-    "complaint": (30, 25, 45), "follow-up": (40, 45, 15), "refusal": (0, 10, 90),
-    "feedback": (60, 35, 5)}
+    "inquiry": (35, 55, 10),
+    "sale": (90, 8, 2),
+    "service": (70, 20, 10),
+    "complaint": (30, 25, 45),
+    "follow-up": (40, 45, 15),
+    "refusal": (0, 10, 90),
+    "feedback": (60, 35, 5),
+}
 _DEAL_STAGE_BY_STAGE = {
-    "prospect": (40, 30, 20, 10, 0, 0), "potential": (20, 25, 30, 20, 0, 5),
-    "customer": (3, 3, 4, 5, 70, 15), "repeat": (3, 3, 5, 5, 70, 14),
-    "loyal": (3, 3, 5, 6, 72, 11), "promoter": (3, 3, 5, 6, 75, 8), "lost": (0, 0, 0, 0, 30, 70)}
-_LOST_REASON_SHARE = {"price": 30, "timing": 15, "competitor": 25, "no budget": 10,
-                      "no response": 15, "other": 5}
+    "prospect": (40, 30, 20, 10, 0, 0),
+    "potential": (20, 25, 30, 20, 0, 5),
+    "customer": (3, 3, 4, 5, 70, 15),
+    "repeat": (3, 3, 5, 5, 70, 14),
+    "loyal": (3, 3, 5, 6, 72, 11),
+    "promoter": (3, 3, 5, 6, 75, 8),
+    "lost": (0, 0, 0, 0, 30, 70),
+}
+_LOST_REASON_SHARE = {
+    "price": 30,
+    "timing": 15,
+    "competitor": 25,
+    "no budget": 10,
+    "no response": 15,
+    "other": 5,
+}
 _TASK_STATUS_SHARE = {"open": 30, "done": 60, "cancelled": 10}
 _SUMMARIES = {
-    "inquiry": ("Asked for prices of a family holiday in summer.",
-                "Wants ideas for a city break in autumn.", "Asked about visas for Kenya.",
-                "Requested the ski catalogue.", "Compared our offer with an online portal.",
-                "Asked about group rates for a team trip."),
-    "sale": ("Booked the trip and paid the deposit.", "Signed the contract for the retreat.",
-             "Added travel insurance to the booking.", "Booked the same hotel as last year.",
-             "Paid the balance; documents sent."),
-    "service": ("Changed the flight dates on request.", "Sent the travel documents again.",
-                "Helped with a seat reservation.", "Arranged an airport transfer.",
-                "Updated passport details."),
-    "complaint": ("Hotel room did not match the description.",
-                  "Flight delayed six hours; asks for compensation.",
-                  "Transfer driver did not show up.", "Invoice amount was wrong.",
-                  "Unhappy with the hotel food."),
-    "follow-up": ("Discussed the offer; still deciding.", "Sent the revised quote.",
-                  "Reminded about the expiring offer.", "Asked how the trip went.",
-                  "Checked whether the budget is approved."),
-    "refusal": ("Booked elsewhere; our price was too high.", "Trip cancelled for personal reasons.",
-                "No budget for travel this year.", "Chose a competitor's package."),
-    "feedback": ("Loved the trip, will recommend us.", "Happy; asks for more vegetarian options.",
-                 "Rated the hotel five stars.", "Sent photos from the cruise.",
-                 "Would like faster replies by email."),
+    "inquiry": (
+        "Asked for prices of a family holiday in summer.",
+        "Wants ideas for a city break in autumn.",
+        "Asked about visas for Kenya.",
+        "Requested the ski catalogue.",
+        "Compared our offer with an online portal.",
+        "Asked about group rates for a team trip.",
+    ),
+    "sale": (
+        "Booked the trip and paid the deposit.",
+        "Signed the contract for the retreat.",
+        "Added travel insurance to the booking.",
+        "Booked the same hotel as last year.",
+        "Paid the balance; documents sent.",
+    ),
+    "service": (
+        "Changed the flight dates on request.",
+        "Sent the travel documents again.",
+        "Helped with a seat reservation.",
+        "Arranged an airport transfer.",
+        "Updated passport details.",
+    ),
+    "complaint": (
+        "Hotel room did not match the description.",
+        "Flight delayed six hours; asks for compensation.",
+        "Transfer driver did not show up.",
+        "Invoice amount was wrong.",
+        "Unhappy with the hotel food.",
+    ),
+    "follow-up": (
+        "Discussed the offer; still deciding.",
+        "Sent the revised quote.",
+        "Reminded about the expiring offer.",
+        "Asked how the trip went.",
+        "Checked whether the budget is approved.",
+    ),
+    "refusal": (
+        "Booked elsewhere; our price was too high.",
+        "Trip cancelled for personal reasons.",
+        "No budget for travel this year.",
+        "Chose a competitor's package.",
+    ),
+    "feedback": (
+        "Loved the trip, will recommend us.",
+        "Happy; asks for more vegetarian options.",
+        "Rated the hotel five stars.",
+        "Sent photos from the cruise.",
+        "Would like faster replies by email.",
+    ),
 }
 _NEXT_STEPS = {
     "inquiry": ("Send offer", "Send catalogue", "Call back"),
@@ -175,8 +491,11 @@ _NEXT_STEPS = {
     "refusal": ("Send the spring newsletter",),
     "feedback": ("Ask for a review", "Offer loyalty discount"),
 }
-_SCHEDULED = ("Meeting booked to go through the offer.", "Appointment to sign the contract.",
-              "Consultation about the next holiday.")
+_SCHEDULED = (
+    "Meeting booked to go through the offer.",
+    "Appointment to sign the contract.",
+    "Consultation about the next holiday.",
+)
 _TASK_TITLES = {
     "call": ("Call back about the offer", "Call to confirm travel dates"),
     "meeting": ("Present the proposal", "Plan the group trip together"),
@@ -185,46 +504,87 @@ _TASK_TITLES = {
     "follow-up": ("Follow up on the quote", "Ask for feedback after the trip"),
     "other": ("Update passport details", "Check visa requirements"),
 }
-_OFFICE_TASKS = ("Prepare the monthly newsletter", "Order brochures for the travel fair",
-                 "Review supplier contracts", "Update the price list")
+_OFFICE_TASKS = (
+    "Prepare the monthly newsletter",
+    "Order brochures for the travel fair",
+    "Review supplier contracts",
+    "Update the price list",
+)
 _TEMPLATES = (
-    {"name": "Birthday greeting", "channel": "email", "subject": "Happy birthday, {name}!",
-     "body": "Dear {name},\n\nall of us at Horizon Travel wish you a happy birthday! Your next "
-             "trip comes with 5% off: mention the code BIRTHDAY5 when you book.\n\n"
-             "Warm regards,\n{owner}"},
-    {"name": "Newsletter", "channel": "email", "subject": "New trips from {city} this season",
-     "body": "Hello {name},\n\nour favourite trips from {city} this month: a cruise in the "
-             "Mediterranean, ski weeks in Tyrol and city breaks in Lisbon. Reply to this email "
-             "or call us to book.\n\nHorizon Travel"},
-    {"name": "Appointment reminder", "channel": "sms",
-     "body": "Hi {name}, a reminder of your appointment with {owner} at Horizon Travel "
-             "tomorrow. To change it, just reply to this message."},
-    {"name": "Follow-up", "channel": "email", "subject": "Your trip plans, {name}",
-     "body": "Dear {name},\n\nthank you for your time. As promised, the offer is attached; it "
-             "is valid for 14 days. Call me if anything is unclear.\n\nBest regards,\n{owner}"},
+    {
+        "name": "Birthday greeting",
+        "channel": "email",
+        "subject": "Happy birthday, {name}!",
+        "body": "Dear {name},\n\nall of us at Horizon Travel wish you a happy birthday! Your next "
+        "trip comes with 5% off: mention the code BIRTHDAY5 when you book.\n\n"
+        "Warm regards,\n{owner}",
+    },
+    {
+        "name": "Newsletter",
+        "channel": "email",
+        "subject": "New trips from {city} this season",
+        "body": "Hello {name},\n\nour favourite trips from {city} this month: a cruise in the "
+        "Mediterranean, ski weeks in Tyrol and city breaks in Lisbon. Reply to this email "
+        "or call us to book.\n\nHorizon Travel",
+    },
+    {
+        "name": "Appointment reminder",
+        "channel": "sms",
+        "body": "Hi {name}, a reminder of your appointment with {owner} at Horizon Travel "
+        "tomorrow. To change it, just reply to this message.",
+    },
+    {
+        "name": "Follow-up",
+        "channel": "email",
+        "subject": "Your trip plans, {name}",
+        "body": "Dear {name},\n\nthank you for your time. As promised, the offer is attached; it "
+        "is valid for 14 days. Call me if anything is unclear.\n\nBest regards,\n{owner}",
+    },
 )
 # Saved segments in the rule language of crmbook.analytics.segments.
 _SEGMENTS = (
-    {"name": "Loyal with email consent", "rules": "stage=loyal,promoter consent_email=true",
-     "notes": "for the newsletter"},
+    {
+        "name": "Loyal with email consent",
+        "rules": "stage=loyal,promoter consent_email=true",
+        "notes": "for the newsletter",
+    },
     {"name": "Big spenders", "rules": "revenue>=10000"},
-    {"name": "Dormant for 90 days", "rules": "days_since_contact>=90 stage!=lost",
-     "notes": "call them before they drift away"},
+    {
+        "name": "Dormant for 90 days",
+        "rules": "days_since_contact>=90 stage!=lost",
+        "notes": "call them before they drift away",
+    },
     {"name": "Berlin prospects", "rules": "city=Berlin stage=prospect,potential"},
 )
 
 _COMPETITORS = (  # "losses": their share of the deals we lose to a competitor
-    {"name": "TravelNow Online", "strengths": "Low prices; booking around the clock",
-     "weaknesses": "No personal advice; slow help when plans change",
-     "notes": "Big portal, strong on Google Ads", "losses": 40},
-    {"name": "Sonnenreisen GmbH", "strengths": "Office in the city centre; loyal old customers",
-     "weaknesses": "Small choice of long-haul trips",
-     "notes": "Local agency, fights on price in spring", "losses": 25},
-    {"name": "BizTrip Solutions", "strengths": "Corporate travel tool with monthly invoicing",
-     "weaknesses": "Expensive; no leisure trips", "notes": "Competes for company accounts",
-     "losses": 20},
-    {"name": "LastMinute Direct", "strengths": "Cheap last-minute offers",
-     "weaknesses": "Hidden fees; poor complaint handling", "losses": 15},
+    {
+        "name": "TravelNow Online",
+        "strengths": "Low prices; booking around the clock",
+        "weaknesses": "No personal advice; slow help when plans change",
+        "notes": "Big portal, strong on Google Ads",
+        "losses": 40,
+    },
+    {
+        "name": "Sonnenreisen GmbH",
+        "strengths": "Office in the city centre; loyal old customers",
+        "weaknesses": "Small choice of long-haul trips",
+        "notes": "Local agency, fights on price in spring",
+        "losses": 25,
+    },
+    {
+        "name": "BizTrip Solutions",
+        "strengths": "Corporate travel tool with monthly invoicing",
+        "weaknesses": "Expensive; no leisure trips",
+        "notes": "Competes for company accounts",
+        "losses": 20,
+    },
+    {
+        "name": "LastMinute Direct",
+        "strengths": "Cheap last-minute offers",
+        "weaknesses": "Hidden fees; poor complaint handling",
+        "losses": 15,
+    },
 )
 # per city: name, country, area code, phone code, legal form, web domain ending, mail provider
 _CITY = np.array([(c, k, a, *_COUNTRIES[k]) for c, k, a, _ in _CITIES], dtype=object)
@@ -255,8 +615,9 @@ class _Customers:
     domain: np.ndarray
 
 
-def generate_demo(customers: int = 600, interactions: int | None = None, seed: int = 2024, *,
-                  today: dt.date) -> DemoData:
+def generate_demo(
+    customers: int = 600, interactions: int | None = None, seed: int = 2024, *, today: dt.date
+) -> DemoData:
     """Generate the demo records; the same arguments always give the same frames."""
     if customers < 1:
         raise ValueError("customers must be at least 1")
@@ -266,8 +627,9 @@ def generate_demo(customers: int = 600, interactions: int | None = None, seed: i
     deals, deal_customer = _deals(rng, people, day)
     frames |= {
         "Contacts": _contacts(rng, people, day),
-        "Interactions": _interactions(rng, people, day,
-                                      5 * customers if interactions is None else interactions),
+        "Interactions": _interactions(
+            rng, people, day, 5 * customers if interactions is None else interactions
+        ),
         "Deals": deals,
         "Sales": _sales(rng, people, deals, deal_customer),
         "Tasks": _tasks(rng, people, day),
@@ -284,9 +646,17 @@ def _customers(rng, n: int, day: np.datetime64) -> tuple[_Customers, dict[str, p
     end = np.array([s + d if d else _NAT for s, d in zip(start, src[:, 3], strict=True)])
     lead_end = np.where(np.isnat(end), day, np.minimum(end + _LEAD_DAYS, day))
     scale = n / 600
-    sources = _frame("Sources", {"name": src[:, 0], "channel": src[:, 1], "start": start,
-                                 "end": end, "notes": src[:, 9],
-                                 "cost": np.round(src[:, 4].astype(float) * scale, -2)})
+    sources = _frame(
+        "Sources",
+        {
+            "name": src[:, 0],
+            "channel": src[:, 1],
+            "start": start,
+            "end": end,
+            "notes": src[:, 9],
+            "cost": np.round(src[:, 4].astype(float) * scale, -2),
+        },
+    )
     share = src[:, 5].astype(float)
     s = rng.choice(len(src), n, p=share / share.sum())
     created = _office_time(rng, _days_in(rng, start[s], lead_end[s]))
@@ -310,8 +680,9 @@ def _customers(rng, n: int, day: np.datetime64) -> tuple[_Customers, dict[str, p
     converted = rng.random(n) < convert * (0.8 + tenure)
     sales = np.where(converted, 1 + rng.poisson(0.5 + 6 * tenure * convert), 0)
     ladder = np.array([_ST[x] for x in ("customer", "repeat", "loyal", "promoter")])
-    stage = np.where(converted, ladder[np.searchsorted([2, 4, 7], sales, side="right")],
-                     _ST["prospect"])
+    stage = np.where(
+        converted, ladder[np.searchsorted([2, 4, 7], sales, side="right")], _ST["prospect"]
+    )
     r = rng.random(n)
     stage[~converted & (r < 0.3)] = _ST["potential"]
     stage[(~converted & (r > 0.75)) | (converted & (r < 0.1))] = _ST["lost"]
@@ -322,8 +693,9 @@ def _customers(rng, n: int, day: np.datetime64) -> tuple[_Customers, dict[str, p
     below = np.searchsorted(good, referred)
     r = rng.random(len(referred))
     to_good = (below > 0) & (rng.random(len(referred)) < 0.8)
-    referred_by[referred] = np.where(to_good, np.append(good, 0)[(r * below).astype(int)],
-                                     (r * referred).astype(int))
+    referred_by[referred] = np.where(
+        to_good, np.append(good, 0)[(r * below).astype(int)], (r * referred).astype(int)
+    )
     referrals = np.bincount(referred_by[referred_by >= 0], minlength=n)
     stage[(referrals > 0) & (stage == _ST["loyal"])] = _ST["promoter"]  # loyal and recommends
     active_until = np.where(stage == _ST["lost"], created_day + 1 + (0.4 * age).astype(int), day)
@@ -332,14 +704,20 @@ def _customers(rng, n: int, day: np.datetime64) -> tuple[_Customers, dict[str, p
     word = rng.integers(len(_COMPANY_WORDS), size=n)
     trade = rng.integers(len(_COMPANY_TRADES), size=n)
     firm = _obj(_COMPANY_WORDS)[word] + " " + _obj(_COMPANY_TRADES)[trade] + " " + legal
-    domain = _obj(_ascii(w) for w in _COMPANY_WORDS)[word] + _obj(
-        _ascii(t) for t in _COMPANY_TRADES)[trade] + tld
+    domain = (
+        _obj(_ascii(w) for w in _COMPANY_WORDS)[word]
+        + _obj(_ascii(t) for t in _COMPANY_TRADES)[trade]
+        + tld
+    )
     name = np.where(is_company, firm, _obj(_FIRST)[first] + " " + _obj(_LAST)[last])
     number = np.where(rng.random(n) < 0.3, rng.integers(1, 100, n).astype(str).astype(object), "")
     mailbox = np.where(rng.random(n) < 0.55, _obj(_MAILBOXES)[rng.integers(4, size=n)], local_mail)
     local = _obj(_ascii(f) for f in _FIRST)[first] + "." + _obj(_ascii(x) for x in _LAST)[last]
-    email = np.where(is_company, np.where(rng.random(n) < 0.5, "info@", "office@") + domain,
-                     local + number + "@" + mailbox)
+    email = np.where(
+        is_company,
+        np.where(rng.random(n) < 0.5, "info@", "office@") + domain,
+        local + number + "@" + mailbox,
+    )
     phone = _phone(rng, city)
     name[specials] = [x[0] for x in _SPECIAL][: len(specials)]
     email[specials] = [x[1] + "@" + m for x, m in zip(_SPECIAL, mailbox[specials], strict=False)]
@@ -348,13 +726,15 @@ def _customers(rng, n: int, day: np.datetime64) -> tuple[_Customers, dict[str, p
     email[rng.random(n) < 0.06] = None
     phone[rng.random(n) < 0.05] = None
 
-    birthday = np.where(~is_company & (rng.random(n) < 0.85),
-                        day - rng.integers(19 * 365, 78 * 365, n), _NAT)
+    birthday = np.where(
+        ~is_company & (rng.random(n) < 0.85), day - rng.integers(19 * 365, 78 * 365, n), _NAT
+    )
     has_birthday = np.flatnonzero(~np.isnat(birthday))
     has_birthday = has_birthday[has_birthday != special[-1]]
     soon = rng.choice(has_birthday, min(len(has_birthday), max(3, n // 40)), replace=False)
-    birthday[soon] = _years_before(day + rng.integers(0, 15, len(soon)),
-                                   4 * rng.integers(5, 18, len(soon)))
+    birthday[soon] = _years_before(
+        day + rng.integers(0, 15, len(soon)), 4 * rng.integers(5, 18, len(soon))
+    )
     birthday[special[-1]] = np.datetime64(f"{(day.astype(object).year - 30) // 4 * 4:04d}-02-29")
 
     combos = ["", *_TAGS, *(", ".join(c) for c in combinations(_TAGS, 2))]
@@ -366,25 +746,44 @@ def _customers(rng, n: int, day: np.datetime64) -> tuple[_Customers, dict[str, p
     consent_email = ~pd.isna(email) & (rng.random(n) < 0.64)
     consent_sms = ~pd.isna(phone) & (rng.random(n) < 0.42)
     consent_date = np.where(consent_email | consent_sms, _days_in(rng, created_day, day + 1), _NAT)
-    cadence = np.where(rng.random(n) < np.where(np.isin(stage, ladder[1:]), 0.45, 0.12),
-                       rng.choice([30.0, 60.0, 90.0], n), np.nan)
+    cadence = np.where(
+        rng.random(n) < np.where(np.isin(stage, ladder[1:]), 0.45, 0.12),
+        rng.choice([30.0, 60.0, 90.0], n),
+        np.nan,
+    )
     owner = rng.choice(len(OWNERS), n, p=_OWNER_SHARE)
     edited = np.maximum(created, _office_time(rng, _days_in(rng, created_day, day)))
     updated = np.where(rng.random(n) < 0.45, created, edited)
     ids = _ids("Customers", n)
-    customers = _frame("Customers", {
-        "id": ids, "name": name, "kind": np.where(is_company, "company", "person"),
-        "company": np.where(is_company | (rng.random(n) < 0.12), firm, None),
-        "email": email, "phone": phone, "birthday": birthday, "city": _CITY[city, 0],
-        "country": country, "source": src[s, 0], "stage": _obj(_STAGES)[stage],
-        "owner": _obj(OWNERS)[owner], "tags": np.where(tags == "", None, tags),
-        "consent_email": consent_email, "consent_sms": consent_sms, "consent_date": consent_date,
-        "referred_by": np.append(ids, None)[referred_by],  # -1 picks the None
-        "contact_every_days": cadence,
-        "created": created, "updated": updated,
-        "notes": _sometimes(rng, _CUSTOMER_NOTES, n, 0.06)})
-    people = _Customers(ids, stage, created, active_until, is_company, owner, revenue, sales,
-                        city, domain)
+    customers = _frame(
+        "Customers",
+        {
+            "id": ids,
+            "name": name,
+            "kind": np.where(is_company, "company", "person"),
+            "company": np.where(is_company | (rng.random(n) < 0.12), firm, None),
+            "email": email,
+            "phone": phone,
+            "birthday": birthday,
+            "city": _CITY[city, 0],
+            "country": country,
+            "source": src[s, 0],
+            "stage": _obj(_STAGES)[stage],
+            "owner": _obj(OWNERS)[owner],
+            "tags": np.where(tags == "", None, tags),
+            "consent_email": consent_email,
+            "consent_sms": consent_sms,
+            "consent_date": consent_date,
+            "referred_by": np.append(ids, None)[referred_by],  # -1 picks the None
+            "contact_every_days": cadence,
+            "created": created,
+            "updated": updated,
+            "notes": _sometimes(rng, _CUSTOMER_NOTES, n, 0.06),
+        },
+    )
+    people = _Customers(
+        ids, stage, created, active_until, is_company, owner, revenue, sales, city, domain
+    )
     return people, {"Customers": customers, "Sources": sources}
 
 
@@ -393,15 +792,25 @@ def _contacts(rng, c: _Customers, day: np.datetime64) -> pd.DataFrame:
     at = np.repeat(company, rng.integers(1, 4, len(company)))
     k = len(at)
     first, last = rng.integers(len(_FIRST), size=k), rng.integers(len(_LAST), size=k)
-    return _frame("Contacts", {
-        "id": _ids("Contacts", k), "customer_id": c.ids[at],
-        "name": _obj(_FIRST)[first] + " " + _obj(_LAST)[last],
-        "role": _obj(_ROLES)[rng.integers(len(_ROLES), size=k)],
-        "email": _obj(_ascii(f) for f in _FIRST)[first] + "." + _obj(
-            _ascii(x) for x in _LAST)[last] + "@" + c.domain[at],
-        "phone": _phone(rng, c.city[at]),
-        "birthday": np.where(rng.random(k) < 0.3, day - rng.integers(22 * 365, 65 * 365, k), _NAT),
-        "notes": _sometimes(rng, _CONTACT_NOTES, k, 0.1)})
+    return _frame(
+        "Contacts",
+        {
+            "id": _ids("Contacts", k),
+            "customer_id": c.ids[at],
+            "name": _obj(_FIRST)[first] + " " + _obj(_LAST)[last],
+            "role": _obj(_ROLES)[rng.integers(len(_ROLES), size=k)],
+            "email": _obj(_ascii(f) for f in _FIRST)[first]
+            + "."
+            + _obj(_ascii(x) for x in _LAST)[last]
+            + "@"
+            + c.domain[at],
+            "phone": _phone(rng, c.city[at]),
+            "birthday": np.where(
+                rng.random(k) < 0.3, day - rng.integers(22 * 365, 65 * 365, k), _NAT
+            ),
+            "notes": _sometimes(rng, _CONTACT_NOTES, k, 0.1),
+        },
+    )
 
 
 def _interactions(rng, c: _Customers, day: np.datetime64, m: int) -> pd.DataFrame:
@@ -413,8 +822,12 @@ def _interactions(rng, c: _Customers, day: np.datetime64, m: int) -> pd.DataFram
     rest = rng.choice(n, m - len(first), p=activity / activity.sum())
     cust = np.concatenate([first, rest])
     created_day = c.created.astype("datetime64[D]")
-    when = np.concatenate([c.created[first] + rng.integers(0, 20, len(first)), _office_time(
-        rng, _days_in(rng, created_day[rest], c.active_until[rest]))])
+    when = np.concatenate(
+        [
+            c.created[first] + rng.integers(0, 20, len(first)),
+            _office_time(rng, _days_in(rng, created_day[rest], c.active_until[rest])),
+        ]
+    )
     when = np.maximum(when, c.created[cust])
     kind = _draw(rng, _KIND_BY_STAGE, _STAGES, c.stage[cust])
     kind[: len(first)] = _KINDS.index("inquiry")
@@ -431,14 +844,23 @@ def _interactions(rng, c: _Customers, day: np.datetime64, m: int) -> pd.DataFram
     has_next = ~future & (rng.random(m) < 0.25)
     owner = np.where(rng.random(m) < 0.85, c.owner[cust], rng.integers(len(OWNERS), size=m))
     order = np.argsort(when, kind="stable")
-    return _frame("Interactions", {
-        "id": _ids("Interactions", m), "customer_id": c.ids[cust][order], "when": when[order],
-        "channel": channel[order], "kind": _obj(_KINDS)[kind][order],
-        "outcome": outcome[order], "owner": _obj(OWNERS)[owner][order],
-        "summary": summary[order],
-        "next_step": np.where(has_next, _phrases(rng, _NEXT_STEPS, _KINDS, kind), None)[order],
-        "next_date": np.where(has_next, when.astype("datetime64[D]") + rng.integers(2, 22, m),
-                              _NAT)[order]})
+    return _frame(
+        "Interactions",
+        {
+            "id": _ids("Interactions", m),
+            "customer_id": c.ids[cust][order],
+            "when": when[order],
+            "channel": channel[order],
+            "kind": _obj(_KINDS)[kind][order],
+            "outcome": outcome[order],
+            "owner": _obj(OWNERS)[owner][order],
+            "summary": summary[order],
+            "next_step": np.where(has_next, _phrases(rng, _NEXT_STEPS, _KINDS, kind), None)[order],
+            "next_date": np.where(
+                has_next, when.astype("datetime64[D]") + rng.integers(2, 22, m), _NAT
+            )[order],
+        },
+    )
 
 
 def _deals(rng, c: _Customers, day: np.datetime64) -> tuple[pd.DataFrame, np.ndarray]:
@@ -452,31 +874,44 @@ def _deals(rng, c: _Customers, day: np.datetime64) -> tuple[pd.DataFrame, np.nda
     stage[(stage == won) & (c.sales[cust] == 0)] = lost
     done = (stage == won) | (stage == lost)
     created = c.created.astype("datetime64[D]")[cust]
-    opened = np.where(done, _days_in(rng, created, c.active_until[cust] - 7),
-                      np.maximum(created, day - rng.integers(0, 120, k)))
+    opened = np.where(
+        done,
+        _days_in(rng, created, c.active_until[cust] - 7),
+        np.maximum(created, day - rng.integers(0, 120, k)),
+    )
     product = _product(rng, c.is_company[cust])
     price = np.array([p[1] for p in _PRODUCTS], float)[product]
     reasons = SCHEMA.vocabulary("lost_reason").values
     share = np.array([_LOST_REASON_SHARE[x] for x in reasons], float)
     reason = _obj(reasons)[rng.choice(len(reasons), k, p=share / share.sum())]
     r = rng.random(k)
-    rival = ((stage == lost) & ((reason == "competitor") | ((reason == "price") & (r < 0.4)))
-             | ((stage == stages.index("negotiation")) & (r < 0.2)))
+    rival = (stage == lost) & ((reason == "competitor") | ((reason == "price") & (r < 0.4))) | (
+        (stage == stages.index("negotiation")) & (r < 0.2)
+    )
     losses = np.array([x["losses"] for x in _COMPETITORS], float)
-    rivals = _obj(x["name"] for x in _COMPETITORS)[rng.choice(len(_COMPETITORS), k,
-                                                              p=losses / losses.sum())]
+    rivals = _obj(x["name"] for x in _COMPETITORS)[
+        rng.choice(len(_COMPETITORS), k, p=losses / losses.sum())
+    ]
     owner = np.where(rng.random(k) < 0.9, c.owner[cust], rng.integers(len(OWNERS), size=k))
     order = np.argsort(opened, kind="stable")
-    frame = _frame("Deals", {
-        "id": _ids("Deals", k), "customer_id": c.ids[cust][order],
-        "title": _obj(p[0] for p in _PRODUCTS)[product][order],
-        "stage": _obj(stages)[stage][order],
-        "amount": np.maximum(np.round(price * rng.lognormal(0, 0.3, k) * c.revenue[cust], -1),
-                             50)[order],
-        "opened": opened[order], "expected_close": (opened + rng.integers(14, 76, k))[order],
-        "closed": np.where(done, np.minimum(opened + rng.integers(5, 61, k), day), _NAT)[order],
-        "lost_reason": np.where(stage == lost, reason, None)[order],
-        "competitor": np.where(rival, rivals, None)[order], "owner": _obj(OWNERS)[owner][order]})
+    frame = _frame(
+        "Deals",
+        {
+            "id": _ids("Deals", k),
+            "customer_id": c.ids[cust][order],
+            "title": _obj(p[0] for p in _PRODUCTS)[product][order],
+            "stage": _obj(stages)[stage][order],
+            "amount": np.maximum(
+                np.round(price * rng.lognormal(0, 0.3, k) * c.revenue[cust], -1), 50
+            )[order],
+            "opened": opened[order],
+            "expected_close": (opened + rng.integers(14, 76, k))[order],
+            "closed": np.where(done, np.minimum(opened + rng.integers(5, 61, k), day), _NAT)[order],
+            "lost_reason": np.where(stage == lost, reason, None)[order],
+            "competitor": np.where(rival, rivals, None)[order],
+            "owner": _obj(OWNERS)[owner][order],
+        },
+    )
     return frame, cust[order]
 
 
@@ -488,20 +923,36 @@ def _sales(rng, c: _Customers, deals: pd.DataFrame, deal_customer: np.ndarray) -
     k = len(cust)
     product = _product(rng, c.is_company[cust])
     price = np.array([p[1] for p in _PRODUCTS], float)[product]
-    date = np.concatenate([_days_in(rng, c.created.astype("datetime64[D]")[cust],
-                                    c.active_until[cust]),
-                           deals["closed"].to_numpy()[won].astype("datetime64[D]")])
+    date = np.concatenate(
+        [
+            _days_in(rng, c.created.astype("datetime64[D]")[cust], c.active_until[cust]),
+            deals["closed"].to_numpy()[won].astype("datetime64[D]"),
+        ]
+    )
     order = np.argsort(date, kind="stable")
-    return _frame("Sales", {
-        "id": _ids("Sales", len(date)), "date": date[order],
-        "customer_id": np.concatenate([c.ids[cust], deals["customer_id"].to_numpy()[won]])[order],
-        "amount": np.concatenate([np.round(price * rng.lognormal(0, 0.35, k) * c.revenue[cust]),
-                                  deals["amount"].to_numpy()[won]])[order],
-        "product": np.concatenate([_obj(p[0] for p in _PRODUCTS)[product],
-                                   deals["title"].to_numpy()[won]])[order],
-        "deal_id": np.concatenate([np.full(k, None), deals["id"].to_numpy()[won]])[order],
-        "promo_code": np.concatenate([_sometimes(rng, _PROMO_CODES, k, 0.07),
-                                      np.full(won.sum(), None)])[order]})
+    return _frame(
+        "Sales",
+        {
+            "id": _ids("Sales", len(date)),
+            "date": date[order],
+            "customer_id": np.concatenate([c.ids[cust], deals["customer_id"].to_numpy()[won]])[
+                order
+            ],
+            "amount": np.concatenate(
+                [
+                    np.round(price * rng.lognormal(0, 0.35, k) * c.revenue[cust]),
+                    deals["amount"].to_numpy()[won],
+                ]
+            )[order],
+            "product": np.concatenate(
+                [_obj(p[0] for p in _PRODUCTS)[product], deals["title"].to_numpy()[won]]
+            )[order],
+            "deal_id": np.concatenate([np.full(k, None), deals["id"].to_numpy()[won]])[order],
+            "promo_code": np.concatenate(
+                [_sometimes(rng, _PROMO_CODES, k, 0.07), np.full(won.sum(), None)]
+            )[order],
+        },
+    )
 
 
 def _tasks(rng, c: _Customers, day: np.datetime64) -> pd.DataFrame:
@@ -524,12 +975,23 @@ def _tasks(rng, c: _Customers, day: np.datetime64) -> pd.DataFrame:
     due = np.where(status == "open", np.maximum(upcoming, since), past)
     owner = np.where(rng.random(k) < 0.85, c.owner[cust], rng.integers(len(OWNERS), size=k))
     order = np.argsort(due, kind="stable")
-    return _frame("Tasks", {
-        "id": _ids("Tasks", k), "customer_id": np.where(office, None, c.ids[cust])[order],
-        "due": due[order], "title": title[order], "kind": _obj(kinds)[kind][order],
-        "owner": _obj(OWNERS)[owner][order], "status": status[order],
-        "done_on": np.where(status == "done", np.minimum(np.maximum(
-            past + rng.integers(-2, 4, k), since), day), _NAT)[order]})
+    return _frame(
+        "Tasks",
+        {
+            "id": _ids("Tasks", k),
+            "customer_id": np.where(office, None, c.ids[cust])[order],
+            "due": due[order],
+            "title": title[order],
+            "kind": _obj(kinds)[kind][order],
+            "owner": _obj(OWNERS)[owner][order],
+            "status": status[order],
+            "done_on": np.where(
+                status == "done",
+                np.minimum(np.maximum(past + rng.integers(-2, 4, k), since), day),
+                _NAT,
+            )[order],
+        },
+    )
 
 
 def _frame(sheet: str, columns: dict) -> pd.DataFrame:
@@ -539,8 +1001,9 @@ def _frame(sheet: str, columns: dict) -> pd.DataFrame:
     if unknown:
         raise KeyError(f"{sheet} has no columns {sorted(unknown)}")
     n = len(next(iter(columns.values())))
-    return pd.DataFrame({f.name: pd.Series(columns.get(f.name, [None] * n),
-                                           dtype=f.ftype.dtype) for f in fields})
+    return pd.DataFrame(
+        {f.name: pd.Series(columns.get(f.name, [None] * n), dtype=f.ftype.dtype) for f in fields}
+    )
 
 
 def _records(sheet: str, records: tuple[dict, ...]) -> pd.DataFrame:
@@ -560,8 +1023,13 @@ def _obj(values) -> np.ndarray:
 def _ascii(text: str) -> str:
     """Email-safe ASCII: accents dropped (é -> e), spaces removed, lower case."""
     text = text.translate(str.maketrans({"ß": "ss", "ø": "o", "Ø": "O", "ł": "l"}))
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower().replace(
-        " ", "")
+    return (
+        unicodedata.normalize("NFKD", text)
+        .encode("ascii", "ignore")
+        .decode()
+        .lower()
+        .replace(" ", "")
+    )
 
 
 def _draw(rng, probs: dict, rows: tuple[str, ...], row: np.ndarray) -> np.ndarray:
@@ -591,8 +1059,11 @@ def _product(rng, for_company: np.ndarray) -> np.ndarray:
     b2b = np.array([p[2] for p in _PRODUCTS])
     firm, private = np.flatnonzero(b2b), np.flatnonzero(~b2b)
     n = len(for_company)
-    return np.where(for_company, firm[rng.integers(len(firm), size=n)],
-                    private[rng.integers(len(private), size=n)])
+    return np.where(
+        for_company,
+        firm[rng.integers(len(firm), size=n)],
+        private[rng.integers(len(private), size=n)],
+    )
 
 
 def _phone(rng, city: np.ndarray) -> np.ndarray:
@@ -619,8 +1090,15 @@ def _years_before(days: np.ndarray, years: np.ndarray) -> np.ndarray:
     return shifted.astype("datetime64[D]") + (days - month.astype("datetime64[D]"))
 
 
-def build_demo_book(path, *, customers: int = 600, interactions: int | None = None,
-                    seed: int = 2024, today: dt.date, overwrite: bool = False):
+def build_demo_book(
+    path,
+    *,
+    customers: int = 600,
+    interactions: int | None = None,
+    seed: int = 2024,
+    today: dt.date,
+    overwrite: bool = False,
+):
     """Write the demo business into a new workbook at `path` and return the open Book."""
     from crmbook.book import create
 
@@ -634,8 +1112,18 @@ def build_demo_book(path, *, customers: int = 600, interactions: int | None = No
 
 
 # Referenced sheets first, so every reference is checked against records already in the book.
-_LOAD_ORDER = ("Sources", "Competitors", "Customers", "Contacts", "Deals", "Sales",
-               "Interactions", "Tasks", "Templates", "Segments")
+_LOAD_ORDER = (
+    "Sources",
+    "Competitors",
+    "Customers",
+    "Contacts",
+    "Deals",
+    "Sales",
+    "Interactions",
+    "Tasks",
+    "Templates",
+    "Segments",
+)
 
 
 DEMO_SENDER = "Horizon Travel <office@horizon-travel.example>"

@@ -136,15 +136,23 @@ def test_every_deal_stage_and_sales_follow_the_loyalty_ladder(demo: DemoData) ->
 def test_unicode_names_and_birthdays_for_reminders(demo: DemoData) -> None:
     customers = demo.frames["Customers"]
     names = set(customers["name"])
-    for name in ("דוד כהן", "Иванов Сергей Викторович", "Ivanov Sergey V.",
-                 "José Müller-Lüdenscheid", "Zoë Ørsted"):
+    for name in (
+        "דוד כהן",
+        "Иванов Сергей Викторович",
+        "Ivanov Sergey V.",
+        "José Müller-Lüdenscheid",
+        "Zoë Ørsted",
+    ):
         assert name in names
     birthday = customers["birthday"].dropna()
     assert ((birthday.dt.month == 2) & (birthday.dt.day == 29)).any()
     coming = {(d.month, d.day) for d in pd.date_range(TODAY, periods=15)}
     assert sum((d.month, d.day) in coming for d in birthday) >= 5
-    assert customers.loc[customers["kind"] == "company", "id"].isin(
-        demo.frames["Contacts"]["customer_id"]).all()
+    assert (
+        customers.loc[customers["kind"] == "company", "id"]
+        .isin(demo.frames["Contacts"]["customer_id"])
+        .all()
+    )
 
 
 def test_consent_shares_are_believable(demo: DemoData) -> None:

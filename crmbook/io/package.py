@@ -177,12 +177,15 @@ class Package:
                     with self.zip.open(name) as f:
                         head = f.read(2048)
                 except (zipfile.BadZipFile, OSError, EOFError) as e:
-                    raise NotAWorkbookError(f"{self.path}: part {name} cannot be read ({e}); "
-                                            "the file is damaged. Restore a backup.") from e
+                    raise NotAWorkbookError(
+                        f"{self.path}: part {name} cannot be read ({e}); "
+                        "the file is damaged. Restore a backup."
+                    ) from e
                 if b"<!DOCTYPE" in head or b"<!ENTITY" in head:
                     raise UnsafeWorkbookError(
                         f"{self.path}: part {name} declares a DTD or entities; refusing to read "
-                        "it (such files can be XML bombs). Re-save it from Excel.")
+                        "it (such files can be XML bombs). Re-save it from Excel."
+                    )
 
     def table_parts(self, sheet_part: str) -> list[str]:
         return [t for kind, t in self.rels(sheet_part).values() if kind == "table"]

@@ -101,8 +101,9 @@ class Reader:
                 if any(v not in (None, "") for v in values):
                     while values and values[-1] in (None, ""):
                         values.pop()
-                    header = [f"__UNNAMED__{i}" if v in (None, "") else v
-                              for i, v in enumerate(values)]
+                    header = [
+                        f"__UNNAMED__{i}" if v in (None, "") else v for i, v in enumerate(values)
+                    ]
                     return [_header_text(h) for h in header], row[0].row
         finally:
             workbook.close()
