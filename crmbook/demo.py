@@ -1105,25 +1105,11 @@ def build_demo_book(
     data = generate_demo(customers, interactions, seed, today=today)
     book = create(path, overwrite=overwrite, user="demo")
     book.set_list("owner", data.owners)
-    for name in _LOAD_ORDER:
-        book.table(name).add_many(data.frames[name], keep_ids=True)
+    for sheet in SCHEMA.reference_order():  # referenced records first
+        book.table(sheet.name).add_many(data.frames[sheet.name], keep_ids=True)
     book.save(backups=0)
     return book
 
-
-# Referenced sheets first, so every reference is checked against records already in the book.
-_LOAD_ORDER = (
-    "Sources",
-    "Competitors",
-    "Customers",
-    "Contacts",
-    "Deals",
-    "Sales",
-    "Interactions",
-    "Tasks",
-    "Templates",
-    "Segments",
-)
 
 
 DEMO_SENDER = "Horizon Travel <office@horizon-travel.example>"

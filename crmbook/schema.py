@@ -160,6 +160,22 @@ class Schema:
                 return v
         raise KeyError(name)
 
+    def reference_order(self) -> list[Sheet]:
+        """Entity sheets ordered so that a sheet comes after the sheets it refers to
+        (Sources before Customers before Interactions): the order to load or merge records in."""
+        left = [s for s in self.entities if s.key]
+        done: list[Sheet] = []
+        while left:
+            ready = [
+                s
+                for s in left
+                if all(f.ref in (s.name, *(d.name for d in done)) for f in s.fields if f.ref)
+            ] or left[:1]
+            for s in ready:
+                done.append(s)
+                left.remove(s)
+        return done
+
     @property
     def entities(self) -> tuple[Sheet, ...]:
         """The sheets people keep records in (not the change log)."""

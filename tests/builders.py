@@ -17,18 +17,6 @@ from crmbook.schema import SCHEMA
 from crmbook.validation import empty_column, parse_column
 
 TODAY = dt.date(2026, 6, 15)
-LOAD_ORDER = (
-    "Sources",
-    "Competitors",
-    "Customers",
-    "Contacts",
-    "Deals",
-    "Sales",
-    "Interactions",
-    "Tasks",
-    "Templates",
-    "Segments",
-)
 
 
 def sheet(name: str, records: list[dict] = (), **extra_columns: list) -> pd.DataFrame:
@@ -304,7 +292,7 @@ def write_book(path: Path, data: dict[str, pd.DataFrame]) -> Path:
     book = crmbook.create(path, user="tester")
     owners = data["Customers"]["owner"].dropna().unique().tolist()
     book.set_list("owner", sorted(set(owners) | set(data["Interactions"]["owner"].dropna())))
-    for name in LOAD_ORDER:
+    for name in [sheet.name for sheet in SCHEMA.reference_order()]:
         if len(data[name]):
             book.table(name).add_many(data[name], keep_ids=True)
     book.save(backups=0)

@@ -18,7 +18,6 @@ import crmbook
 from crmbook.analytics.activity import meetings_per_week
 from crmbook.analytics.overview import overview
 from crmbook.analytics.sources import source_effectiveness
-from crmbook.demo import _LOAD_ORDER as LOAD_ORDER
 from crmbook.demo import build_demo_book, generate_demo
 from crmbook.io.template import dashboard_figures
 from crmbook.languages import sheet_aliases
@@ -153,7 +152,7 @@ def german_demo(path, today):
     data = generate_demo(60, None, 2024, today=today)
     book = crmbook.create(path, lang="de", user="demo")
     book.set_list("owner", data.owners)
-    for name in LOAD_ORDER:
+    for name in [sheet.name for sheet in SCHEMA.reference_order()]:
         book.table(name).add_many(data.frames[name], keep_ids=True)
     book.save(backups=0)
 

@@ -26,7 +26,7 @@ from crmbook.sharing.fingerprints import (
     joined_lineage,
     set_lineage,
 )
-from crmbook.sharing.merge import RECORD, Conflict, plan_merge, reference_order
+from crmbook.sharing.merge import RECORD, Conflict, plan_merge
 from crmbook.sharing.protect import decrypt, is_encrypted
 
 CONFLICTS_SHEET = "Conflicts"
@@ -109,7 +109,7 @@ def merge_books(
         if extra:
             book.set_list(vocabulary, [*book.lists.get(vocabulary, []), *extra])
     refused: list[Conflict] = []
-    order = reference_order(book.schema)
+    order = book.schema.reference_order()
     for sheet in order:
         plan = plans.get(sheet.name)
         if plan and plan.adds:

@@ -295,19 +295,3 @@ def plan_merge(
         plan.counts["renumbered"] = len(moved.get(sheet.name, {}))
         plans[sheet.name] = plan
     return plans, moved
-
-
-def reference_order(schema: Schema) -> list[Sheet]:
-    """Entity sheets ordered so that a sheet comes after the sheets it refers to."""
-    left = [s for s in schema.entities if s.key]
-    done: list[Sheet] = []
-    while left:
-        ready = [
-            s
-            for s in left
-            if all(f.ref in (s.name, *(d.name for d in done)) for f in s.fields if f.ref)
-        ] or left[:1]
-        for s in ready:
-            done.append(s)
-            left.remove(s)
-    return done
