@@ -20,14 +20,14 @@ setup: $(STAMP)
 system-deps:
 	@command -v soffice >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends libreoffice-calc-nogui) >/dev/null \
+	    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q libreoffice-calc-nogui) >/dev/null \
 	      || echo "note: could not install LibreOffice; its tests will be skipped"; \
 	  else echo "note: LibreOffice (soffice) not found; its tests will be skipped"; fi; }
 # Chromium renders the data-entry notebook in tests/test_browser.py (Debian's package; playwright
 # cannot download its own browsers here). Skipped with a reason when it cannot be installed.
 	@test -x /usr/bin/chromium || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium) >/dev/null \
+	    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium) >/dev/null \
 	      || echo "note: could not install Chromium; the browser test will be skipped"; \
 	  else echo "note: Chromium not found at /usr/bin/chromium; the browser test will be skipped"; fi; }
 
