@@ -1111,7 +1111,6 @@ def build_demo_book(
     return book
 
 
-
 DEMO_SENDER = "Horizon Travel <office@horizon-travel.example>"
 
 

@@ -1,0 +1,46 @@
+"""The command line: thin commands that open the book, call the library and print.
+
+Every command turns library errors into one clear line and an exit code:
+0 fine, 1 the data has errors (or a record was refused), 2 the input is unusable.
+
+The commands live in the modules of this package, one per area; importing them at the end
+registers them on main.
+"""
+
+from __future__ import annotations
+
+import click
+
+import crmbook
+from crmbook.cli.common import (
+    FILE,
+    OUTBOX_FOLDER,
+    OUTPUT_FORMATS,
+    emit,
+    emit_report,
+    emit_sections,
+    handle_errors,
+    output_option,
+)
+
+__all__ = [
+    "FILE",
+    "OUTBOX_FOLDER",
+    "OUTPUT_FORMATS",
+    "emit",
+    "emit_report",
+    "emit_sections",
+    "handle_errors",
+    "main",
+    "output_option",
+]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(crmbook.__version__, prog_name="crmbook")
+def main() -> None:
+    """crmbook: a CRM whose database is one Excel workbook."""
+
+
+# The command modules import main from here, so they come after it.
+from crmbook.cli import analytics, mailing, records, reports, sharing  # noqa: E402, F401

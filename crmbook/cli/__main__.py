@@ -1,0 +1,3 @@
+from crmbook.cli import main
+
+main()

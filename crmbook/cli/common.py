@@ -1,0 +1,159 @@
+"""Helpers the commands share: output formats and printing, error handling, common options."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import io
+import json
+import sys
+from pathlib import Path
+
+import click
+import pandas as pd
+from rich.console import Console
+from rich.table import Table as RichTable
+
+import crmbook
+from crmbook.errors import CrmbookError, RecordError
+
+OUTPUT_FORMATS = ("table", "csv", "json")
+
+
+def _console() -> Console:
+    return Console(width=max(120, Console().width), soft_wrap=False)
+
+
+def output_option(command):
+    """The shared --format option of every command that prints records."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(OUTPUT_FORMATS),
+        default="table",
+        show_default=True,
+        help="table for people, csv or json for programs",
+    )(command)
+
+
+def emit(frame: pd.DataFrame, fmt: str, title: str | None = None) -> None:
+    """Print a frame as a readable table, CSV or JSON."""
+    if fmt == "csv":
+        buffer = io.StringIO()
+        frame.to_csv(buffer, index=False, date_format="%Y-%m-%d %H:%M")
+        click.echo(buffer.getvalue(), nl=False)
+        return
+    if fmt == "json":
+        click.echo(frame.to_json(orient="records", date_format="iso", force_ascii=False, indent=2))
+        return
+    table = RichTable(title=title, show_lines=False, header_style="bold")
+    for column in frame.columns:
+        table.add_column(str(column), overflow="fold")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(_cell(v) for v in row))
+    _console().print(table)
+
+
+def _cell(value: object) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.0f}" if value.is_integer() else f"{value:,.2f}"
+    if isinstance(value, pd.Timestamp):
+        return (
+            value.strftime("%Y-%m-%d")
+            if value == value.normalize()
+            else value.strftime("%Y-%m-%d %H:%M")
+        )
+    return str(value)
+
+
+def handle_errors(command):
+    """Library errors become one message on stderr and an exit code, never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except RecordError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(1)
+        except CrmbookError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+FILE = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+
+
+def _today_option(command):
+    return click.option(
+        "--today",
+        type=click.DateTime(["%Y-%m-%d"]),
+        default=None,
+        help="count from this day instead of today (YYYY-MM-DD)",
+    )(command)
+
+
+def _period_options(command):
+    for name in ("to", "from"):
+        command = click.option(
+            f"--{name}",
+            f"date_{name}",
+            type=click.DateTime(["%Y-%m-%d"]),
+            default=None,
+            help=f"period {'start' if name == 'from' else 'end'} (YYYY-MM-DD, inclusive) "
+            "for customers created and sales made",
+        )(command)
+    return command
+
+
+def _day(book: crmbook.Book, today: dt.datetime | None) -> dt.date:
+    return today.date() if today else book.today()
+
+
+def _frames(book: crmbook.Book, *names: str) -> dict[str, pd.DataFrame]:
+    return {name: book.table(name).df for name in names}
+
+
+def _readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """For people: rates as percentages and headers with spaces (rich wraps them there)."""
+    from crmbook.reports import PERCENT
+
+    shown = frame.copy()
+    for name in PERCENT.intersection(shown.columns):
+        shown[name] = shown[name].map(lambda v: "" if pd.isna(v) else f"{v:,.1%}")
+    return shown.rename(columns=lambda c: str(c).replace("_", " "))
+
+
+def emit_report(frame: pd.DataFrame, fmt: str, title: str | None = None) -> None:
+    """Print one report table: readable for people, the plain values for csv and json."""
+    emit(_readable(frame) if fmt == "table" else frame, fmt, title=title)
+
+
+def emit_sections(sections: dict[str, pd.DataFrame], fmt: str) -> None:
+    """Print a report's named tables: a rich table each, one JSON object, or titled CSV blocks."""
+    if fmt == "json":
+        records = {
+            title: json.loads(frame.to_json(orient="records", date_format="iso"))
+            for title, frame in sections.items()
+        }
+        click.echo(json.dumps(records, ensure_ascii=False, indent=2))
+        return
+    for position, (title, frame) in enumerate(sections.items()):
+        if fmt == "csv":
+            click.echo(("\n" if position else "") + f"# {title}")
+        elif frame.empty:
+            click.echo(f"{title.capitalize()}: none")
+            continue
+        emit_report(frame, fmt, title=title.capitalize())
+
+
+OUTBOX_FOLDER = click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="folder for .eml and SMS CSV files [default: FILE's name + -outbox]",
+)

@@ -1,0 +1,355 @@
+"""Sharing and personal data: merge, resolve, import, dedupe, share, person."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+import click
+import pandas as pd
+
+import crmbook
+from crmbook.cli import main
+from crmbook.cli.common import FILE, emit, handle_errors, output_option
+from crmbook.errors import CrmbookError
+
+
+@main.command()
+@click.argument("mine", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("theirs", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--base",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="the original both copies were made from [default: known from their fingerprints]",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="the merged workbook to write (MINE and THEIRS are not changed)",
+)
+@click.option(
+    "--prefer",
+    type=click.Choice(["mine", "theirs", "newest"]),
+    default=None,
+    help="decide conflicts: this side wins (newest: the record updated last) "
+    "[default: keep mine's value and list the conflict]",
+)
+@click.option(
+    "--password", default=None, help="the password of copies that are encrypted (crmbook share)"
+)
+@click.option("--user", default=None, help="your name for the change log")
+@output_option
+@handle_errors
+def merge(
+    mine: Path,
+    theirs: Path,
+    base: Path | None,
+    out: Path,
+    prefer: str | None,
+    password: str | None,
+    user: str | None,
+    fmt: str,
+) -> None:
+    """Merge two edited copies of one workbook into --out, field by field, by record id.
+
+    An edit on one side wins over the unchanged other side; the same field changed
+    differently on both sides is a conflict, listed here and in the Conflicts sheet of
+    --out (decide with --prefer, or type mine/theirs/a value in its take column and run
+    crmbook resolve). New records of both sides are kept; deletions are honoured.
+    """
+    from crmbook.sharing.books import conflicts_frame, merge_books
+
+    result = merge_books(mine, theirs, out, base=base, prefer=prefer, user=user, password=password)
+    if fmt == "json":
+        click.echo(
+            json.dumps(
+                {
+                    "out": str(result.path),
+                    "how": result.how,
+                    "counts": json.loads(result.counts.to_json(orient="records")),
+                    "renumbered": result.renumbered,
+                    "conflicts": [c.to_dict() for c in result.conflicts],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
+    else:
+        click.echo(f"Merged {theirs.name} into a copy of {mine.name}: {result.path}")
+        click.echo(f"Merge: {result.how}.")
+        emit(result.counts, fmt, title="Records per sheet")
+        for sheet, moved in result.renumbered.items():
+            for old, new in moved.items():
+                click.echo(f"{sheet}: theirs' new {old} is now {new} (both sides used {old})")
+        if result.conflicts:
+            emit(conflicts_frame(result.conflicts).drop(columns=["take"]), fmt, title="Conflicts")
+    open_ = len(result.open_conflicts)
+    if open_ and fmt == "table":
+        click.echo(
+            f"{open_} conflict(s) open: the merged file keeps mine's value. Type mine, theirs or "
+            f"a value in the take column of its Conflicts sheet, then run: crmbook resolve {out}"
+        )
+    sys.exit(1 if open_ else 0)
+
+
+@main.command()
+@FILE
+@click.option(
+    "--take",
+    type=click.Choice(["mine", "theirs"]),
+    default=None,
+    help="decide every conflict whose take column is still empty",
+)
+@click.option("--user", default=None, help="your name for the change log")
+@click.option("--force", is_flag=True, help="save even if the file looks open in Excel")
+@handle_errors
+def resolve(file: Path, take: str | None, user: str | None, force: bool) -> None:
+    """Apply the choices typed into the Conflicts sheet of a merged workbook FILE.
+
+    In the take column type mine, theirs, or the value the field should have; rows left empty
+    stay open (or give --take for all of them). Exits 1 while conflicts remain open.
+    """
+    from crmbook.sharing.books import resolve as resolve_conflicts
+
+    done = resolve_conflicts(file, take=take, user=user, force=force)
+    for row in done.applied:
+        click.echo(f"{row['sheet']} {row['record']} {row['field']}: took {row['take']}")
+    click.echo(f"{len(done.applied)} conflict(s) resolved, {len(done.still_open)} open.")
+    sys.exit(1 if len(done.still_open) else 0)
+
+
+@main.command(name="import")
+@FILE
+@click.argument("source", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--into", default="customers", show_default=True, help="the sheet to import into")
+@click.option(
+    "--map",
+    "maps",
+    multiple=True,
+    help="COLUMN=field: map a source column (overrides the guess; field '-' skips it)",
+)
+@click.option("--yes", is_flag=True, help="write without asking")
+@click.option(
+    "--dayfirst/--monthfirst",
+    default=True,
+    show_default=True,
+    help="how to read text dates like 03/04/2024",
+)
+@click.option("--user", default=None, help="your name for the change log")
+@click.option("--force", is_flag=True, help="save even if the file looks open in Excel")
+@handle_errors
+def import_(
+    file: Path,
+    source: Path,
+    into: str,
+    maps: tuple[str, ...],
+    yes: bool,
+    dayfirst: bool,
+    user: str | None,
+    force: bool,
+) -> None:
+    """Import records from a CSV or Excel export, updating matches instead of duplicating.
+
+    Columns are mapped by their headers (E-Mail, Telefon, Naam, Vorname + Nachname...);
+    every row is checked; customers already in FILE (same email or phone, or a very similar
+    name at the same company) are updated. Nothing is written while errors remain, or
+    unless you confirm (or give --yes).
+    """
+    from crmbook.sharing.importer import apply_import, guess_mapping, plan_import, read_source
+
+    book = crmbook.open(file, user=user, dayfirst=dayfirst)
+    sheet = book.schema.sheet(into)
+    frame = read_source(source)
+    mapping = guess_mapping(list(frame.columns), sheet)
+    for item in maps:
+        column, sep, target = item.partition("=")
+        if not sep or column.strip() not in frame.columns:
+            raise CrmbookError(
+                f"--map {item!r}: give COLUMN=field with a column of {source.name}: "
+                + ", ".join(frame.columns)
+            )
+        mapping.pop(column.strip(), None)
+        if target.strip() != "-":
+            mapping = {c: f for c, f in mapping.items() if f != target.strip()}
+            mapping[column.strip()] = target.strip()
+    keys = {f.ref: book.table(f.ref).keys for f in sheet.fields if f.ref}
+    plan = plan_import(
+        frame,
+        mapping,
+        sheet,
+        book.schema,
+        book.table(sheet.name).df,
+        book.lists,
+        keys,
+        book.today(),
+        source.name,
+        dayfirst,
+    )
+    shown = pd.DataFrame(
+        [{"column": c, "field": mapping.get(c, "(skipped)")} for c in frame.columns]
+    )
+    emit(shown, "table", title=f"{source.name} -> {sheet.name}")
+    click.echo(
+        f"{len(plan.new)} new, {len(plan.updates)} matching existing records "
+        f"(updated, not duplicated), {len(plan.errors)} error(s)."
+    )
+    if plan.issues:
+        issues = pd.DataFrame([dataclasses.asdict(i) for i in plan.issues])
+        emit(
+            issues[["severity", "row", "column", "value", "message", "fix"]],
+            "table",
+            title="Problems (row as in the source file)",
+        )
+    if plan.errors:
+        click.echo("Nothing was written: fix the errors (or map the columns) and run again.")
+        sys.exit(1)
+    if not yes and not click.confirm("Write these records?", default=False):
+        click.echo("Nothing was written.")
+        return
+    added, updated = apply_import(book, plan, sheet)
+    book.save(force=force)
+    click.echo(f"Added {len(added)} and updated {len(updated)} {sheet.entity} record(s) in {file}")
+
+
+@main.command()
+@FILE
+@click.option(
+    "--min-score",
+    type=click.IntRange(0, 100),
+    default=85,
+    show_default=True,
+    help="list pairs scoring at least this",
+)
+@click.option(
+    "--merge",
+    "pair",
+    nargs=2,
+    default=None,
+    metavar="KEEP DROP",
+    help="merge customer DROP into KEEP: history re-pointed, empty fields filled, DROP removed",
+)
+@click.option("--user", default=None, help="your name for the change log")
+@click.option("--force", is_flag=True, help="save even if the file looks open in Excel")
+@output_option
+@handle_errors
+def dedupe(
+    file: Path,
+    min_score: int,
+    pair: tuple[str, str] | None,
+    user: str | None,
+    force: bool,
+    fmt: str,
+) -> None:
+    """List likely duplicate customers with a score and reasons, or merge two with --merge.
+
+    Reasons: the same email or phone (compared normalised), or similar names (typos,
+    initials and other alphabets forgiven) at a similar company or in the same city.
+    """
+    from crmbook.sharing.dedupe import duplicate_pairs, merge_customers
+
+    book = crmbook.open(file, user=user)
+    if pair:
+        keep, drop = pair
+        moved = merge_customers(book, keep, drop)
+        book.save(force=force)
+        detail = ", ".join(f"{n} {sheet}" for sheet, n in moved.items()) or "no records"
+        click.echo(f"Merged {drop} into {keep} ({detail} re-pointed) in {file}")
+        return
+    pairs = duplicate_pairs(book.customers.df, min_score=min_score)
+    if pairs.empty and fmt == "table":
+        click.echo("No likely duplicates.")
+        return
+    emit(pairs, fmt, title=f"Likely duplicates: {len(pairs)} pair(s)")
+    if fmt == "table":
+        click.echo(f"Merge a pair with: crmbook dedupe {file} --merge KEEP DROP")
+
+
+@main.command()
+@FILE
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="the copy to mail, e.g. shared.xlsx",
+)
+@click.option(
+    "--password",
+    default=None,
+    help="encrypt the copy: Excel and LibreOffice ask for this password [default: no password]",
+)
+@click.option("--user", default=None, help="your name for the change log")
+@handle_errors
+def share(file: Path, out: Path, password: str | None, user: str | None) -> None:
+    """Write a copy of FILE to mail, optionally password-protected, ready to merge back.
+
+    FILE is saved first with a fingerprint of every record, so when edited copies come back
+    crmbook merge knows what they started from (no --base needed).
+    """
+    from crmbook.sharing.protect import share as share_copy
+
+    path = share_copy(crmbook.open(file, user=user), out, password)
+    lock = " (encrypted: open it with the password)" if password else ""
+    click.echo(f"Wrote {path}{lock}; merge the copies that come back with crmbook merge")
+
+
+@main.group()
+def person() -> None:
+    """Personal data of one customer: export everything, or erase or anonymise them."""
+
+
+@person.command(name="export")
+@FILE
+@click.argument("customer")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="the folder for CUSTOMER.json and CUSTOMER.xlsx",
+)
+@click.option("--user", default=None, help="your name for the change log")
+@handle_errors
+def person_export(file: Path, customer: str, out: Path, user: str | None) -> None:
+    """Write everything FILE holds about one customer as JSON and as a workbook."""
+    from crmbook.sharing.personal import export_person
+
+    book = crmbook.open(file, user=user)
+    for path in export_person(book, customer, out):
+        click.echo(f"Wrote {path}")
+    book.save()
+
+
+@person.command(name="erase")
+@FILE
+@click.argument("customer")
+@click.option(
+    "--anonymise",
+    is_flag=True,
+    help="keep the record without anything that identifies the person (city, stage... stay)",
+)
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+@click.option("--user", default=None, help="your name for the change log")
+@handle_errors
+def person_erase(file: Path, customer: str, anonymise: bool, yes: bool, user: str | None) -> None:
+    """Erase (or --anonymise) one customer everywhere, keeping the sales figures.
+
+    Contacts, interactions and tasks of the customer are removed (anonymised: interactions
+    stay without their text); sales and deals stay, attached to a placeholder customer; the
+    name, email and phone are removed from the free text of every other record.
+    """
+    from crmbook.sharing.personal import erase_person
+
+    book = crmbook.open(file, user=user)
+    name = book.customers.get(customer)["name"]
+    verb = "Anonymise" if anonymise else "Erase"
+    if not yes and not click.confirm(f"{verb} {name} ({customer}) everywhere?", default=False):
+        click.echo("Nothing was changed.")
+        return
+    touched = erase_person(book, customer, anonymise=anonymise)
+    book.save(backups=0)
+    detail = ", ".join(f"{n} {sheet}" for sheet, n in touched.items())
+    click.echo(f"{verb.rstrip('e')}ed {customer} ({detail}); no backup of the old file was kept.")
