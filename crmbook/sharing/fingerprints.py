@@ -99,10 +99,13 @@ def _put_chunks(meta: dict, key: str, text: str) -> None:
         meta[f"{key}.{n}"] = text[start : start + CHUNK]
 
 
-def read_store(meta: dict, schema: Schema) -> Store:
+def read_store(meta: dict, schema: Schema, only: set[str] | None = None) -> Store:
+    """The fingerprints kept in `meta` (of the sheets in `only`, when given)."""
     lineage = _chunks(meta, LINEAGE).split()
     store = Store(lineage=lineage)
     for sheet in schema.entities:
+        if only is not None and sheet.name not in only:
+            continue
         fields_text = str(meta.get(f"{FIELDS}{sheet.name}", ""))
         body = _chunks(meta, f"{PREFIX}{sheet.name}")
         if not fields_text or not body:
@@ -153,10 +156,26 @@ def record_save(
     full: sheets whose every record is known now (loaded); records missing from them are gone.
     appended: sheets not loaded whose new records are known; their other records keep theirs.
     """
-    store = read_store(meta, schema)
+    appended, appended_slow = dict(appended), {}
+    for name in list(appended):  # the fields changed (an upgrade): re-encode the old records too
+        stored = str(meta.get(f"{FIELDS}{name}", ""))
+        if stored and stored != ",".join(merged_fields(schema.sheet(name))):
+            appended_slow[name] = appended.pop(name)
+    store = read_store(meta, schema, only={*full, *appended_slow})
     store.lineage.append(f"s{uuid.uuid4().hex[:8]}")
     now = len(store.lineage) - 1
-    for name, frame in [*full.items(), *appended.items()]:
+    for name, frame in appended.items():
+        # Only new records: their lines are added after the stored ones, nothing is decoded.
+        sheet = schema.sheet(name)
+        names = merged_fields(sheet)
+        new = {
+            key: Stamped(now, hashes, {n: now for n in hashes})
+            for key, hashes in frame_hashes(sheet, frame).items()
+        }
+        text = " ".join(t for t in (_chunks(meta, f"{PREFIX}{name}"), _encode(new, names)) if t)
+        meta[f"{FIELDS}{name}"] = ",".join(names)
+        _put_chunks(meta, f"{PREFIX}{name}", text)
+    for name, frame in [*full.items(), *appended_slow.items()]:
         sheet = schema.sheet(name)
         old = store.sheets.get(name, {})
         records = {} if name in full else dict(old)
