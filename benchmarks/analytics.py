@@ -9,21 +9,18 @@ minutes). Each job runs three times on the loaded frames; the median is printed.
 from __future__ import annotations
 
 import datetime as dt
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import crmbook
+from _timing import load_frames, time_jobs
+
 from crmbook.analytics.activity import activity_report
 from crmbook.analytics.pipeline import pipeline_report
 from crmbook.analytics.reminders import reminders
 from crmbook.analytics.sources import source_effectiveness
 
 DEFAULT = Path("/tmp/bench/big.xlsx")
-SHEETS = ("Customers", "Contacts", "Interactions", "Deals", "Sales", "Tasks", "Sources")
-LIMIT = 1.0  # seconds
 
 
 def main(path: Path = DEFAULT) -> int:
@@ -43,10 +40,7 @@ def main(path: Path = DEFAULT) -> int:
             ],
             check=True,
         )
-    started = time.perf_counter()
-    book = crmbook.open(path)
-    frames = {name: book.table(name).df for name in SHEETS}
-    loaded = time.perf_counter() - started
+    frames, loaded = load_frames(path)
     today = frames["Customers"]["created"].max().date()  # the day the demo was built
     jobs = {
         "reminders (7 days)": lambda: reminders(frames, today, 7),
@@ -57,24 +51,7 @@ def main(path: Path = DEFAULT) -> int:
         "activity report": lambda: activity_report(frames, today),
         "pipeline report": lambda: pipeline_report(frames),
     }
-    sizes = ", ".join(f"{len(frames[n]):,} {n.lower()}" for n in SHEETS)
-    print(f"{path}: {sizes}")
-    print(f"loaded in {loaded:.1f} s; today = {today}")
-    print(f"{'job':<26} {'median of 3':>12}")
-    slow = []
-    for name, job in jobs.items():
-        times = []
-        for _ in range(3):
-            t = time.perf_counter()
-            job()
-            times.append(time.perf_counter() - t)
-        median = statistics.median(times)
-        print(f"{name:<26} {median * 1000:>9.0f} ms")
-        if median >= LIMIT:
-            slow.append(name)
-    if slow:
-        print(f"over {LIMIT:.0f} s: {', '.join(slow)}")
-    return 1 if slow else 0
+    return time_jobs(path, frames, loaded, today, jobs)
 
 
 if __name__ == "__main__":

@@ -10,21 +10,17 @@ baseline the fuzzy search is measured against.
 
 from __future__ import annotations
 
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
+from _timing import load_frames, time_jobs
 
-import crmbook
 from crmbook.analytics.card import customer_card
 from crmbook.analytics.find import SEARCHED, CustomerIndex, find_customers
 from crmbook.analytics.segments import dormant, rfm, segment_customers
 
 DEFAULT = Path("/tmp/bench/big.xlsx")
-SHEETS = ("Customers", "Contacts", "Interactions", "Deals", "Sales", "Tasks", "Segments")
-LIMIT = 1.0  # seconds
 
 
 def substring_search(customers: pd.DataFrame, text: str) -> pd.DataFrame:
@@ -45,10 +41,7 @@ def main(path: Path = DEFAULT) -> int:
     if not path.exists():
         print(f"{path} is missing; build it with: crmbook demo {path} --customers 100000")
         return 2
-    started = time.perf_counter()
-    book = crmbook.open(path)
-    frames = {name: book.table(name).df for name in SHEETS}
-    loaded = time.perf_counter() - started
+    frames, loaded = load_frames(path)
     today = frames["Customers"]["created"].max().date()  # the day the demo was built
     customers = frames["Customers"]
     index = CustomerIndex(customers)
@@ -70,24 +63,7 @@ def main(path: Path = DEFAULT) -> int:
         "rfm": lambda: rfm(frames, today),
         "dormant (90 days)": lambda: dormant(frames, 90, today),
     }
-    sizes = ", ".join(f"{len(frames[n]):,} {n.lower()}" for n in SHEETS)
-    print(f"{path}: {sizes}")
-    print(f"loaded in {loaded:.1f} s; today = {today}")
-    print(f"{'job':<28} {'median of 3':>12}")
-    slow = []
-    for name, job in jobs.items():
-        times = []
-        for _ in range(3):
-            t = time.perf_counter()
-            job()
-            times.append(time.perf_counter() - t)
-        median = statistics.median(times)
-        print(f"{name:<28} {median * 1000:>9.0f} ms")
-        if median >= LIMIT:
-            slow.append(name)
-    if slow:
-        print(f"over {LIMIT:.0f} s: {', '.join(slow)}")
-    return 1 if slow else 0
+    return time_jobs(path, frames, loaded, today, jobs)
 
 
 if __name__ == "__main__":
