@@ -25,13 +25,12 @@ import pandas as pd
 
 from crmbook.errors import CrmbookError, NotAWorkbookError, RecordError
 from crmbook.io.newsheet import NewSheet, check_sheet_name, frame_formats, unique_headers
-from crmbook.io.package import Package, check_file
-from crmbook.io.reader import RawSheet, Reader
-from crmbook.io.safety import FileState, atomic_replace, check_not_locked
-from crmbook.io.template import meta_rows, write_template
-from crmbook.io.writer import SheetChange, write_workbook
+from crmbook.io.reader import RawSheet
+from crmbook.io.safety import atomic_replace
+from crmbook.io.template import write_template
 from crmbook.languages import LABELS, Words, sheet_aliases, words
-from crmbook.schema import EXCEL_MAX_ROWS, SCHEMA, SCHEMA_HISTORY, SCHEMA_VERSION, Schema, Sheet
+from crmbook.schema import SCHEMA, SCHEMA_HISTORY, SCHEMA_VERSION, Schema, Sheet
+from crmbook.storage import Pending, Storage, is_database_url, storage_for
 from crmbook.validation import (
     ERROR,
     WARNING,
@@ -47,33 +46,43 @@ from crmbook.validation import (
 
 
 def open(
-    path: str | os.PathLike,
+    location: str | os.PathLike,
     *,
     user: str | None = None,
     dayfirst: bool = True,
     password: str | None = None,
 ) -> Book:
-    """Open a crmbook workbook for reading and changing.
+    """Open a crmbook workbook, or a crmbook database by its URL, for reading and changing.
 
-    With a password, an encrypted workbook is decrypted to a private temporary copy and
-    save() encrypts it again (see sharing/protect.py).
+    `location` is a file ("shop.xlsx") or a database URL ("sqlite:///shop.db",
+    "postgresql://user@server/shop"; see storage/sql.py). With a password, an encrypted
+    workbook is decrypted to a private temporary copy and save() encrypts it again
+    (see sharing/protect.py).
     """
     if password is not None:
+        if is_database_url(location):
+            raise CrmbookError("a password protects a workbook file, not a database")
         from crmbook.sharing.protect import open_encrypted
 
-        return open_encrypted(Path(path), password, user=user, dayfirst=dayfirst)
-    return Book(Path(path), user=user, dayfirst=dayfirst)
+        return open_encrypted(Path(location), password, user=user, dayfirst=dayfirst)
+    return Book(storage_for(location, SCHEMA), user=user, dayfirst=dayfirst)
 
 
 def create(
-    path: str | os.PathLike,
+    location: str | os.PathLike,
     *,
     user: str | None = None,
     overwrite: bool = False,
     lang: str = "en",
 ) -> Book:
-    """Write a new empty workbook from the schema and open it (sheets and labels in `lang`)."""
-    path = Path(path)
+    """Make a new empty workbook from the schema (sheets and labels in `lang`), or the
+    tables of a new database at a database URL, and open it."""
+    if is_database_url(location):
+        from crmbook.storage.sql import create_database
+
+        storage = create_database(str(location), SCHEMA, overwrite=overwrite, lang=lang)
+        return Book(storage, user=user)
+    path = Path(location)
     if path.exists() and not overwrite:
         raise CrmbookError(f"{path} already exists; choose another name or delete it first")
     now = dt.datetime.now().replace(microsecond=0)
@@ -107,6 +116,9 @@ class Table:
         self._pending_append = 0
         self._kept_raw: dict[str, pd.Series] = {}
         self._stored_keys: set[str] | None = None
+        # record by record, for a database: what is stored and which fields changed since
+        self._stored: pd.Series | None = None  # frame position -> key, as stored
+        self._edits: dict[object, dict[str, object]] = {}  # position -> field -> stored value
 
     def __repr__(self) -> str:
         return f"<Table {self.sheet.name}: {len(self)} records>"
@@ -120,6 +132,7 @@ class Table:
     def typed(self) -> TypedSheet:
         if self._typed is None:
             self._typed = self.book._load(self.sheet)
+            self._remember_stored()
         if self._new:
             new = pd.concat(self._new, ignore_index=True)
             self._new = []
@@ -194,10 +207,12 @@ class Table:
                 new[stamp] = new[stamp].fillna(now) if keep_ids else now
         self._check(new, is_new=True)
         total = self.book._row_count(self) + len(new)
-        if total >= EXCEL_MAX_ROWS:
+        limit = self.book.storage.row_limit
+        if limit is not None and total >= limit:
             raise RecordError(
                 f"{self.sheet.name} would hold {total:,} records; an Excel sheet "
-                f"holds at most {EXCEL_MAX_ROWS - 1:,} below its header"
+                f"holds at most {limit - 1:,} below its header. A database holds more: "
+                "see crmbook migrate"
             )
         if self.sheet.id_prefix:  # only now: a refused record never uses up an id
             self._existing_keys()
@@ -239,6 +254,7 @@ class Table:
             if _same(old, new):
                 continue
             frame.at[position, name] = new
+            self._edits.setdefault(position, {}).setdefault(name, old)
             if name != "updated":
                 self.book._log_many(self.sheet, [key], name, _shown(old), _shown(new))
                 if name in self._kept_raw:
@@ -334,43 +350,6 @@ class Table:
         if errors:
             raise RecordError(_issues_message(self.sheet, errors), errors)
 
-    def _change(self) -> SheetChange | None:
-        if self._rewrite:
-            typed = self.typed
-            return SheetChange(
-                "rewrite",
-                self._for_writing(typed.frame, typed.layout),
-                typed.header_row,
-                number_formats(self.sheet, typed.layout),
-                typed.rows.tolist(),
-            )
-        if self._new or self._pending_append:
-            new = pd.concat(self._new, ignore_index=True) if self._new else pd.DataFrame()
-            if self._typed is not None and self._pending_append:
-                new = self._typed.frame.iloc[-self._pending_append :]
-            layout = self._typed.layout if self._typed else self.book._layout(self.sheet)
-            header_row = (
-                self._typed.header_row if self._typed else self.book._header_row(self.sheet)
-            )
-            return SheetChange(
-                "append",
-                self._for_writing(new, layout),
-                header_row,
-                number_formats(self.sheet, layout),
-            )
-        return None
-
-    def _for_writing(self, frame: pd.DataFrame, layout: list[str]) -> pd.DataFrame:
-        out = pd.DataFrame({name: frame.get(name, None) for name in layout}, index=frame.index)
-        for name, raw in self._kept_raw.items():
-            if name in out:
-                keep = raw.index.intersection(out.index)
-                keep = keep[out.loc[keep, name].isna()]
-                if len(keep):
-                    out[name] = out[name].astype(object)
-                    out.loc[keep, name] = raw[keep]
-        return self.book._labelled(out, self.sheet)
-
     def _saved(self, last_row: int) -> None:
         if self._typed is not None:
             if self._rewrite:
@@ -387,11 +366,29 @@ class Table:
                 self._typed.rows = rows
         self._new, self._rewrite, self._pending_append = [], False, 0
         self._stored_keys = None
+        self._remember_stored()
 
+    def _remember_stored(self) -> None:
+        self._edits = {}
+        if self._typed is not None and self.sheet.key:
+            self._stored = self._typed.frame[self.sheet.key].copy()
 
-def number_formats(sheet: Sheet, layout: list[str]) -> list[str | None]:
-    """The Excel number format each column of the sheet needs (None for the user's own)."""
-    return [sheet.field(name).ftype.number_format if sheet.has(name) else None for name in layout]
+    def pending(self) -> Pending:
+        """The changes since the last read or save, record by record."""
+        if self._typed is None:
+            inserted = pd.concat(self._new, ignore_index=True) if self._new else pd.DataFrame()
+            return Pending(inserted, [], [])
+        frame, stored = self.df, self._stored
+        if stored is None:  # a sheet without keys: nothing to tell records apart by
+            return Pending(frame.iloc[0:0], [], [])
+        inserted = frame[~frame.index.isin(stored.index)]
+        deleted = stored[~stored.index.isin(frame.index)].tolist()
+        updated = []
+        for position, old in self._edits.items():
+            if position in stored.index and position in frame.index:
+                new = {name: frame.at[position, name] for name in old}
+                updated.append((stored[position], new, old))
+        return Pending(inserted, updated, deleted)
 
 
 def _append(typed: TypedSheet, new: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
@@ -473,18 +470,22 @@ class Upgrade:
 
 
 class Book:
-    """A crmbook workbook: typed tables, the Lists vocabularies, validation and save."""
+    """A crmbook workbook (or database): typed tables, the Lists vocabularies, validation
+    and save. `storage` is where the records live (a workbook file by default)."""
 
     def __init__(
-        self, path: Path, *, user: str | None = None, dayfirst: bool = True, schema: Schema = SCHEMA
+        self,
+        storage: Storage | str | os.PathLike,
+        *,
+        user: str | None = None,
+        dayfirst: bool = True,
+        schema: Schema = SCHEMA,
     ):
-        self.path = Path(path)
+        self.storage = storage if isinstance(storage, Storage) else storage_for(storage, schema)
         self.schema = schema
         self.dayfirst = dayfirst
         self.user = user or os.environ.get("CRMBOOK_USER") or _login_name()
-        check_file(self.path)
-        self._state = FileState.of(self.path)
-        self._open_reader()
+        self._headers: dict[str, tuple[list[str], int]] = {}
         self._load_issues: dict[str, list] = {}
         self.tables = {s.name: Table(self, s) for s in schema.sheets}
         self.meta = self._read_meta()
@@ -499,27 +500,26 @@ class Book:
         self._log: list[dict] = []
 
     def __repr__(self) -> str:
-        return f"<Book {self.path.name}>"
+        return f"<Book {self.storage.location}>"
 
-    def _open_reader(self) -> None:
-        self._headers: dict[str, tuple[list[str], int]] = {}
-        with Package(self.path) as pkg:
-            actual = list(pkg.sheets)
-            parts = {name: sheet.part for name, sheet in pkg.sheets.items()}
-        self._in_book = _sheets_in_book(self.schema, actual)
-        internal = {book_name: name for name, book_name in self._in_book.items()}
-        self._actual_names = actual
-        self.sheet_names = [internal.get(n, n) for n in actual]
-        self._reader = Reader(self.path, parts)
+    @property
+    def path(self) -> Path:
+        """The workbook file (for a database, see Storage.path)."""
+        return self.storage.path
 
-    def _book_name(self, name: str) -> str:
-        """The name a crmbook sheet carries in this workbook (Kunden for Customers in German)."""
-        return self._in_book.get(name, name)
+    @property
+    def location(self) -> str:
+        """What opens this book again: the file name or the database URL."""
+        return self.storage.location
+
+    @property
+    def sheet_names(self) -> list[str]:
+        return self.storage.sheet_names
 
     @property
     def _foreign(self) -> bool:
         """Whether the workbook shows another language than the internal names."""
-        return self.words.lang != "en" or any(k != v for k, v in self._in_book.items())
+        return self.words.lang != "en" or self.storage.renamed
 
     def _internal_values(self, frame: pd.DataFrame, sheet: Sheet) -> None:
         """Dropdown labels of any language ('offen', 'Termin') as internal values."""
@@ -531,17 +531,6 @@ class Book:
                 known = col.notna()
                 col[known] = [LABELS.get(str(v).strip().lower(), v) for v in col[known]]
                 frame[f.name] = col
-
-    def _labelled(self, frame: pd.DataFrame, sheet: Sheet) -> pd.DataFrame:
-        """Internal dropdown values as the labels of the workbook's language, for writing."""
-        if self.words.lang == "en":
-            return frame
-        for f in sheet.fields:
-            if f.vocabulary and f.name in frame:
-                frame[f.name] = frame[f.name].map(
-                    lambda v: self.words.value(v) if isinstance(v, str) else v
-                )
-        return frame
 
     def __getattr__(self, name: str) -> Table:
         tables = self.__dict__.get("tables", {})
@@ -565,9 +554,7 @@ class Book:
     # ------------------------------------------------------------ reading
 
     def _raw(self, name: str) -> RawSheet:
-        if name not in self.sheet_names:
-            return RawSheet.empty(name)
-        return self._reader.sheet(self._book_name(name))
+        return self.storage.read(name)
 
     def _load(self, sheet: Sheet) -> TypedSheet:
         checker = Checker(self.schema)
@@ -637,7 +624,7 @@ class Book:
                 f"{sheet.entity} records. Restore the sheet first."
             )
         if sheet.name not in self._headers:
-            header, header_row = self._reader.header(self._book_name(sheet.name))
+            header, header_row = self.storage.header(sheet.name)
             empty = pd.DataFrame(columns=range(len(header)), dtype=object).set_axis(header, axis=1)
             raw = RawSheet(sheet.name, header_row, header, empty, pd.Series([], dtype="int64"))
             layout = type_sheet(sheet, raw, Checker(self.schema)).layout
@@ -704,7 +691,7 @@ class Book:
         }
         if name.lower() in owned:
             raise CrmbookError(f"{name!r} is one of crmbook's own sheets; choose another name")
-        existing = next((n for n in self._actual_names if n.lower() == name.lower()), None)
+        existing = next((n for n in self.storage.actual_names if n.lower() == name.lower()), None)
         if existing is not None:
             if not replace:
                 raise CrmbookError(
@@ -750,8 +737,7 @@ class Book:
         layout, _ = self._header_info(sheet)
         if sheet.key not in layout:
             return set()
-        values = self._reader.column(self._book_name(sheet.name), layout.index(sheet.key))
-        return set(values[values != ""])
+        return set(self.storage.column(sheet.name, layout.index(sheet.key), sheet.key))
 
     def _reference_keys(self, sheet: Sheet) -> dict[str, set[str]]:
         targets = {f.ref for f in sheet.fields if f.ref}
@@ -765,46 +751,25 @@ class Book:
         )
         self._lists_changed = True
 
-    def _lists_change(self) -> SheetChange:
-        raw = self._raw(self.schema.lists_sheet)
-        columns = {}
-        for position, name in enumerate(raw.header):
-            if name in self.lists:
-                columns[name] = pd.Series(
-                    [self.words.value(v) for v in self.lists[name]], dtype=object
-                )
-            else:
-                columns[name] = raw.frame.iloc[:, position].reset_index(drop=True)
-        return SheetChange("rewrite", pd.DataFrame(columns), raw.header_row)
-
     # ------------------------------------------------------------ ids and log
-
-    def _counter_key(self, sheet: Sheet) -> str:
-        return f"next_id.{sheet.name}"
 
     def _bump_counter(self, sheet: Sheet, ids: pd.Series) -> None:
         digits = ids.dropna().astype("str").str.replace(r"^.*?(\d+)$", r"\1", regex=True)
         numbers = pd.to_numeric(digits, errors="coerce").dropna()
-        if len(numbers):
-            key = self._counter_key(sheet)
-            if int(numbers.max()) + 1 > int(self.meta.get(key, 1) or 1):
-                self.meta[key] = int(numbers.max()) + 1
-                self._meta_changed = True
+        if len(numbers) and self.storage.bump_counter(self.meta, sheet, int(numbers.max())):
+            self._meta_changed = True
 
     def _assign_ids(
         self, sheet: Sheet, given: pd.Series | None, n: int, existing: pd.Series | None = None
     ) -> list[str]:
         if existing is not None:
             self._bump_counter(sheet, existing)
-        key = self._counter_key(sheet)
-        start = int(self.meta.get(key, 1) or 1)
         if given is not None and given.notna().all():
             self._bump_counter(sheet, given)
             return given.tolist()
-        ids = [format_id(sheet.id_prefix, start + i) for i in range(n)]
-        self.meta[key] = start + n
+        start = self.storage.reserve_ids(self.meta, sheet, n)
         self._meta_changed = True
-        return ids
+        return [format_id(sheet.id_prefix, start + i) for i in range(n)]
 
     def _log_many(self, sheet: Sheet, keys: list[str], field: str, old: str, new: str) -> None:
         when = self.now()
@@ -876,123 +841,22 @@ class Book:
     def save(
         self, path: str | os.PathLike | None = None, *, force: bool = False, backups: int = 3
     ) -> Path:
-        """Write the changes atomically; refuse if someone else has the file open or changed it."""
-        target = Path(path) if path else self.path
-
-        def still_ours() -> None:
-            if target == self.path:
-                check_not_locked(self.path, force=force)
-                self._state.check_unchanged(self.path, force=force)
-
-        still_ours()  # fail fast, before the work of writing
-        if self.path.exists() and FileState.of(self.path) != self._state:
-            self._open_reader()  # forced over a newer file: read its layout, not the old one's
-        changes: dict[str, SheetChange] = {}
-        new_sheets = list(self._new_sheets.values())
-        upgrade = self.upgrade
-        if upgrade is not None:
-            new_sheets += self._upgrade_sheets(upgrade)
-            self.meta["schema_version"] = self.schema.version
-            self._log_upgrade(upgrade)
+        """Store the changes all at once or not at all; refuse if someone else has the
+        workbook open or changed it (a database checks the fields changed instead)."""
+        if self.upgrade is not None:
+            self._log_upgrade(self.upgrade)
+        written = self.storage.save(
+            self, Path(path) if path else None, force=force, backups=backups
+        )
         for name, table in self.tables.items():
-            if table.sheet.system or (upgrade and name in upgrade.sheets):
-                continue
-            change = table._change()
-            if upgrade and name in upgrade.columns and name in self.sheet_names:
-                change = change or SheetChange(
-                    "append",
-                    pd.DataFrame(columns=self._layout(table.sheet)),
-                    self._header_row(table.sheet),
-                    number_formats(table.sheet, self._layout(table.sheet)),
-                )
-                self._mark_added_columns(table.sheet, change, upgrade)
-            if change is not None:
-                changes[name] = change
-        if self._log and "Log" in self.sheet_names:
-            log_sheet = self.schema.sheet("Log")
-            frame = pd.DataFrame(self._log)
-            layout = self._layout(log_sheet)
-            changes[log_sheet.name] = SheetChange(
-                "append",
-                pd.DataFrame({c: frame.get(c) for c in layout}),
-                self._header_row(log_sheet),
-                number_formats(log_sheet, layout),
-            )
-            if upgrade and log_sheet.name in upgrade.columns:
-                self._mark_added_columns(log_sheet, changes[log_sheet.name], upgrade)
-        if self._lists_changed and self.schema.lists_sheet in self.sheet_names:
-            changes[self.schema.lists_sheet] = self._lists_change()
-        if (self._meta_changed or changes) and self.schema.meta_sheet in self.sheet_names:
-            self._record_fingerprints()
-            rows = dict(meta_rows(self.schema, "", self.now()))
-            rows.update(self.meta)
-            meta = pd.DataFrame({"key": ["key", *rows.keys()], "value": ["value", *rows.values()]})
-            changes[self.schema.meta_sheet] = SheetChange("rewrite", meta.iloc[1:], 1)
-        tmp = target.with_name(f".{target.name}.crmbook-{uuid.uuid4().hex[:8]}")
-        try:
-            in_book = {self._book_name(name): change for name, change in changes.items()}
-            last_rows = write_workbook(self.path, tmp, in_book, new_sheets)
-            last_rows = {name: last_rows.get(self._book_name(name), 0) for name in changes}
-            if upgrade is not None:
-                last_rows |= {name: len(self.tables[name].df) + 1 for name in upgrade.sheets}
-            atomic_replace(tmp, target, backups=backups, check=still_ours)
-        finally:
-            tmp.unlink(missing_ok=True)
-        for name, table in self.tables.items():
-            if name in changes or (upgrade and name in upgrade.sheets):
-                table._saved(last_rows.get(name, 0))
+            if name in written:
+                table._saved(written[name])
         self._log = []
         self._new_sheets = {}
         self.upgrade = None
         self._meta_changed = self._lists_changed = False
-        self.path = target
-        self._state = FileState.of(target)
-        self._reader.close()
-        self._open_reader()
-        return target
-
-    def _record_fingerprints(self) -> None:
-        """Remember each record's field hashes, so a copy of this save can be merged later."""
-        from crmbook.sharing.fingerprints import record_save
-
-        full, appended = {}, {}
-        for name, table in self.tables.items():
-            if table.sheet.system or not table.sheet.key:
-                continue
-            if table._typed is not None:
-                full[name] = table.df
-            elif table._new:
-                appended[name] = pd.concat(table._new, ignore_index=True)
-        record_save(self.meta, self.schema, full, appended)
-
-    def _upgrade_sheets(self, upgrade: Upgrade) -> list[NewSheet]:
-        """The schema sheets an older workbook lacks, with any records added to them."""
-        out = []
-        for name in upgrade.sheets:
-            sheet = self.schema.sheet(name)
-            table = self.tables[name]
-            frame = table.df[sheet.columns] if table._typed or table._new else None
-            if frame is None:
-                frame = pd.DataFrame({f.name: empty_column(f, 0) for f in sheet.fields})
-            frame = self._labelled(frame.reset_index(drop=True).copy(), sheet)
-            frame.columns = [self.words.field(c) for c in frame.columns]
-            out.append(
-                NewSheet(
-                    self.words.sheet(name),
-                    frame,
-                    [f.ftype.number_format for f in sheet.fields],
-                    [f.width for f in sheet.fields],
-                    table=name,
-                    freeze="B2" if sheet.id_prefix else "A2",
-                )
-            )
-        return out
-
-    def _mark_added_columns(self, sheet: Sheet, change: SheetChange, upgrade: Upgrade) -> None:
-        added = [c for c in upgrade.columns.get(sheet.name, []) if c in change.frame.columns]
-        if added and list(change.frame.columns[-len(added) :]) == added:
-            change.added_columns = [self.words.field(c) for c in added]
-            change.added_widths = [sheet.field(c).width for c in added]
+        self._headers.clear()
+        return self.path
 
     def _log_upgrade(self, upgrade: Upgrade) -> None:
         if any(entry["record"] == "schema_version" for entry in self._log):
@@ -1010,19 +874,7 @@ class Book:
         )
 
     def close(self) -> None:
-        self._reader.close()
-
-
-def _sheets_in_book(schema: Schema, actual: list[str]) -> dict[str, str]:
-    """crmbook's sheet -> the sheet of the workbook that is it, by any language's name."""
-    found = {}
-    lowered = {n.lower(): n for n in reversed(actual)}
-    for name in (*(s.name for s in schema.sheets), schema.lists_sheet, schema.dashboard_sheet):
-        for alias in sheet_aliases(name):
-            if alias.lower() in lowered:
-                found[name] = lowered[alias.lower()]
-                break
-    return found
+        self.storage.close()
 
 
 def _book_words(lang: object) -> Words:

@@ -221,7 +221,7 @@ def test_save_keeps_rotating_backups_and_leaves_nothing_else(book):
 
 
 def test_a_failed_save_leaves_the_old_file_and_no_debris(book, monkeypatch):
-    import crmbook.book as book_module
+    import crmbook.storage.workbook as book_module
 
     def broken(source, target, changes, *new_sheets):
         Path(target).write_bytes(b"half a file")
