@@ -30,6 +30,14 @@ system-deps:
 	    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium) >/dev/null \
 	      || echo "note: could not install Chromium; the browser test will be skipped"; \
 	  else echo "note: Chromium not found at /usr/bin/chromium; the browser test will be skipped"; fi; }
+# PostgreSQL for the SQL backend's tests (Debian's package). Only its binaries are used: the tests
+# start a throwaway server of their own (tests/postgres_server.py), never Debian's cluster.
+# CRMBOOK_TEST_POSTGRES=postgresql+psycopg://user:pw@host:port/postgres points them at another one.
+	@{ command -v initdb || ls /usr/lib/postgresql/*/bin/initdb; } >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql) >/dev/null \
+	      || echo "note: could not install PostgreSQL; its tests will be skipped"; \
+	  else echo "note: PostgreSQL (initdb) not found; its tests will be skipped"; fi; }
 
 # Builds the demo business, then runs the daily jobs on it.
 demo: setup
@@ -44,8 +52,11 @@ demo: setup
 	$(VENV)/bin/crmbook report all $(DEMO) --out $(dir $(DEMO))report.xlsx --png $(dir $(DEMO))charts
 	$(VENV)/bin/crmbook daily $(DEMO) --via eml --out $(dir $(DEMO))outbox
 	$(VENV)/bin/crmbook ics $(DEMO) --out $(dir $(DEMO))tasks.ics
+	$(VENV)/bin/crmbook migrate $(DEMO) sqlite:///$(basename $(DEMO)).db --force
+	$(VENV)/bin/crmbook report pipeline sqlite:///$(basename $(DEMO)).db
 	@echo "Demo workbook: $(DEMO); report: $(dir $(DEMO))report.xlsx; charts: $(dir $(DEMO))charts/;" \
-	  "owners' digests and birthday greetings: $(dir $(DEMO))outbox/; calendar: $(dir $(DEMO))tasks.ics"
+	  "owners' digests and birthday greetings: $(dir $(DEMO))outbox/; calendar: $(dir $(DEMO))tasks.ics;" \
+	  "the same business as a SQLite database: sqlite:///$(basename $(DEMO)).db"
 
 test: setup system-deps
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -8,10 +8,14 @@ places are listed in `HandEdited.problems` so tests can check each is reported e
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import itertools
+import os
+import re
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -248,3 +252,65 @@ def hand_edited(hand_edited_master: HandEdited, tmp_path: Path) -> HandEdited:
     path = tmp_path / "edited.xlsx"
     shutil.copy(hand_edited_master.path, path)
     return dataclasses.replace(hand_edited_master, path=path)
+
+
+# ---------------------------------------------------------------- PostgreSQL (the SQL backend)
+# tests/postgres_server.py starts a throwaway server (or uses CRMBOOK_TEST_POSTGRES); it is
+# imported inside the fixtures so that tests which do not ask for them pay nothing.
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """The SQLAlchemy URL of a PostgreSQL server's `postgres` database, for the whole session.
+
+    Skips (with the reason) every test that asks for it when no server can be started.
+    """
+    from postgres_server import PostgresUnavailable, temporary_server
+
+    with contextlib.ExitStack() as stack:
+        try:
+            url = stack.enter_context(temporary_server())
+        except PostgresUnavailable as reason:
+            pytest.skip(str(reason))
+        yield url
+
+
+_postgres_databases = itertools.count(1)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """The SQLAlchemy URL of a new, empty UTF-8 database of this test's own; dropped afterwards."""
+    from postgres_server import create_database, drop_database
+
+    test = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower()).strip("_")[:40]
+    name = f"t{os.getpid()}_{next(_postgres_databases)}_{test}"
+    url = create_database(postgres_server, name)
+    yield url
+    with contextlib.suppress(Exception):  # the server may be gone; it is deleted anyway
+        drop_database(postgres_server, name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database to make a crmbook database in: a SQLite file, then PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'crm.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture(scope="session")
+def demo_master(tmp_path_factory) -> Path:
+    """The demo business (120 customers) as a workbook; copy it before changing it."""
+    from crmbook.demo import build_demo_book
+
+    path = tmp_path_factory.mktemp("demo") / "shop.xlsx"
+    build_demo_book(path, customers=120, today=dt.date(2026, 6, 15)).close()
+    return path
+
+
+@pytest.fixture
+def demo_workbook(demo_master: Path, tmp_path: Path) -> Path:
+    path = tmp_path / "shop.xlsx"
+    shutil.copy(demo_master, path)
+    return path

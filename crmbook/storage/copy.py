@@ -1,0 +1,141 @@
+"""Copy a whole book to a new workbook or database: `crmbook migrate` and `crmbook export`.
+
+Everything the schema describes goes across unchanged: every record with its id, the Lists,
+the id counters (ids are never given out twice, also after the move), the book's identity and
+language, and the change log, which gains one line saying where the records came from.
+What the schema does not describe (the user's own sheets and columns, charts, formatting)
+stays in the workbook it was made in; the result lists it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from crmbook.book import Book, create
+from crmbook.errors import CrmbookError
+from crmbook.storage import is_database_url
+from crmbook.storage.sql import Progress, SqlStorage, create_database
+
+COPIED_META = ("workbook_id", "created", "language")
+
+
+@dataclass
+class Copied:
+    """The new book and what went into it."""
+
+    book: Book
+    records: dict[str, int]
+    left_behind: list[str] = field(default_factory=list)
+
+
+def copy_book(
+    source: Book,
+    target: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    progress: Progress | None = None,
+) -> Copied:
+    """Copy `source` to the new workbook file or database URL `target`, all or nothing.
+
+    Refuses a source with errors (crmbook validate lists them): the database's constraints
+    would refuse those records, and a half copy helps no one.
+    """
+    errors = source.validate().errors
+    if errors:
+        first = errors[0]
+        raise CrmbookError(
+            f"{source.location} has {len(errors):,} error(s), so nothing was copied; the first: "
+            f"{first.sheet} row {first.row or '?'} {first.column}: {first.message}. "
+            f"crmbook validate {source.location} lists them all; fix them, then copy again"
+        )
+    schema = source.schema
+    frames = {s.name: source.table(s.name).df for s in schema.reference_order()}
+    left_behind = [
+        f"column {column!r} of {name}"
+        for name, frame in frames.items()
+        for column in frame.columns
+        if not schema.sheet(name).has(column)
+    ]
+    owned = {*schema.owned_sheet_names, schema.dashboard_sheet}
+    left_behind += [f"sheet {n!r}" for n in source.sheet_names if n not in owned]
+    lang = source.words.lang
+    if is_database_url(target):
+        meta = {
+            k: v for k, v in source.meta.items() if str(k).startswith(("next_id.", *COPIED_META))
+        }
+        storage = create_database(
+            str(target), schema, overwrite=overwrite, lang=lang, lists=source.lists, meta=meta
+        )
+        storage.progress = progress
+        book = Book(storage, user=source.user)
+    else:
+        target = Path(target)
+        if target.resolve() == source.path.resolve():
+            raise CrmbookError(f"{target} is the book itself; choose another file")
+        book = create(target, overwrite=overwrite, lang=lang, user=source.user)
+        for name, values in source.lists.items():
+            book.set_list(name, values)
+        for key in COPIED_META:
+            if key in source.meta:
+                book.meta[key] = source.meta[key]
+    records = {}
+    for name, frame in frames.items():
+        sheet = schema.sheet(name)
+        book.table(name).add_many(frame[sheet.columns], keep_ids=True)
+        records[name] = len(frame)
+        next_id = int(source.meta.get(f"next_id.{name}", 0) or 0)
+        if sheet.id_prefix and next_id > 1:
+            book.storage.bump_counter(book.meta, sheet, next_id - 1)
+        if progress and not is_database_url(target):
+            progress(name, len(frame), len(frame))
+    book._log = [*_log_entries(source), _copied_entry(source, book)]
+    records["Log"] = len(book._log)
+    book._meta_changed = True
+    try:
+        book.save(backups=0)
+    except BaseException:
+        _remove(book)
+        raise
+    return Copied(book, records, left_behind)
+
+
+def _log_entries(source: Book) -> list[dict]:
+    log = source.table("Log").df
+    columns = source.schema.sheet("Log").columns
+    return [
+        {c: (None if _blank(v) else v) for c, v in zip(columns, row, strict=True)}
+        for row in log[columns].itertuples(index=False)
+    ]
+
+
+def _copied_entry(source: Book, book: Book) -> dict:
+    return {
+        "when": book.now(),
+        "who": book.user,
+        "sheet": "",
+        "record": "",
+        "field": "",
+        "old": "",
+        "new": f"copied from {source.location}",
+    }
+
+
+def _blank(value: object) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _remove(book: Book) -> None:
+    """A failed copy leaves nothing behind: the new workbook file or the new tables go."""
+    book.close()
+    if isinstance(book.storage, SqlStorage):
+        book.storage.md.drop_all(book.storage.engine)
+        book.storage.close()
+    else:
+        book.path.unlink(missing_ok=True)
