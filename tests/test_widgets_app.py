@@ -53,3 +53,29 @@ def test_the_overview_of_a_sound_workbook(session):
     assert view.alert.kind == "success" and view.issues.value == ""
     view.reread_button.click()
     assert view.alert.kind == "success"
+
+
+def test_the_app_works_the_same_on_a_database(shop, known, tmp_path):
+    """The pages save into a database like into the workbook, and a change someone else
+    saved first is refused with a message that names the field."""
+    import pytest
+
+    import crmbook
+    from crmbook.errors import SaveRefusedError
+    from crmbook.storage.copy import copy_book
+
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    copy_book(crmbook.open(shop), url).book.close()
+    session = Session(url, today=TODAY)
+    view = app(session)
+    board = view.pages["Reminders"]
+    done, _ = board.task_buttons[known.today_task]
+    done.click()
+    assert board.alert.kind == "success"
+    assert crmbook.open(url).tasks.get(known.today_task)["status"] == "done"
+    other = crmbook.open(url, user="someone else")
+    other.customers.update(known.customer, city="Tel Aviv")
+    other.save()
+    with pytest.raises(SaveRefusedError, match=r"city of customer .* read again"):
+        session.change(lambda book: book.customers.update(known.customer, city="Eilat"))
+    assert session.book.customers.get(known.customer)["city"] == "Tel Aviv"

@@ -39,8 +39,12 @@ __all__ = [
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(crmbook.__version__, prog_name="crmbook")
 def main() -> None:
-    """crmbook: a CRM whose database is one Excel workbook."""
+    """crmbook: a CRM whose database is one Excel workbook (or, grown, a SQL database).
+
+    FILE is a workbook such as shop.xlsx; every command also takes a database URL there
+    (sqlite:///shop.db, postgresql://user@server/shop): see crmbook migrate.
+    """
 
 
 # The command modules import main from here, so they come after it.
-from crmbook.cli import analytics, mailing, records, reports, sharing  # noqa: E402, F401
+from crmbook.cli import analytics, database, mailing, records, reports, sharing  # noqa: E402, F401

@@ -85,7 +85,24 @@ def handle_errors(command):
     return wrapper
 
 
-FILE = click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+class Location(click.ParamType):
+    """A workbook file, or a crmbook database by its URL (sqlite:///shop.db,
+    postgresql://user@server/shop): every command works on both."""
+
+    name = "location"
+
+    def convert(self, value, param, ctx):
+        from crmbook.storage import is_database_url
+
+        if isinstance(value, Path) or not is_database_url(value):
+            path = Path(value)
+            if path.is_dir():
+                self.fail(f"{path} is a folder; give a workbook file or a database URL", param, ctx)
+            return path
+        return value.strip()
+
+
+FILE = click.argument("file", metavar="FILE|URL", type=Location())
 
 
 def _today_option(command):

@@ -168,7 +168,7 @@ def mail(
         book,
         template,
         today=_day(book, today),
-        config=with_rate(load_config(file, config_path), rate),
+        config=with_rate(load_config(book.path, config_path), rate),
         segment=segment_name,
         rules=rules,
         via=via,
@@ -278,7 +278,7 @@ def daily(
     run = daily_run(
         book,
         today=_day(book, today),
-        config=load_config(file, config_path),
+        config=load_config(book.path, config_path),
         via=via,
         sms_via=sms_via,
         out=out,

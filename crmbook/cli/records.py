@@ -33,7 +33,7 @@ def init(file: Path, force: bool, lang: str) -> None:
     w = book.words
     sheets = ", ".join(w.sheet(s.name) for s in SCHEMA.entities)
     extra = ", ".join(w.sheet(n) for n in (SCHEMA.lists_sheet, SCHEMA.dashboard_sheet))
-    click.echo(f"Created {book.path} with sheets {sheets}, {extra} and {w.sheet('Log')}.")
+    click.echo(f"Created {book.location} with sheets {sheets}, {extra} and {w.sheet('Log')}.")
 
 
 @main.command()
@@ -58,7 +58,7 @@ def demo(file: Path, customers: int, interactions: int | None, seed: int, force:
         today=dt.date.today(),
         overwrite=force,
     )
-    click.echo(f"Wrote the demo business to {book.path}")
+    click.echo(f"Wrote the demo business to {book.location}")
     config = book.path.parent / CONFIG_NAME
     if not config.exists():
         config.write_text(demo_mail_config(), encoding="utf-8")

@@ -126,9 +126,9 @@ def all_reports(
     """Write every report into a workbook with Excel charts (and PNG charts with --png)."""
     from crmbook.reports import build_reports, write_png_charts, write_report_workbook
 
-    if out.resolve() == file.resolve():
-        raise CrmbookError(f"--out {out} is the CRM workbook itself; choose another file")
     book = crmbook.open(file)
+    if out.resolve() == book.path.resolve():
+        raise CrmbookError(f"--out {out} is the CRM workbook itself; choose another file")
     day = _day(book, today)
     frames = _frames(book, "Customers", "Interactions", "Deals", "Sales", "Sources")
     reports = build_reports(
@@ -138,7 +138,7 @@ def all_reports(
         date_from=date_from.date() if date_from else None,
         date_to=date_to.date() if date_to else None,
     )
-    subtitle = f"{file.name}, as of {day}{_period(date_from, date_to)}"
+    subtitle = f"{book.path.name}, as of {day}{_period(date_from, date_to)}"
     click.echo(f"Wrote {write_report_workbook(reports, out, subtitle)}")
     if png is not None:
         for path in write_png_charts(reports, png, subtitle):

@@ -117,6 +117,12 @@ def share(book: Book, out: str | os.PathLike, password: str | None) -> Path:
     out = Path(out)
     if out.resolve() == Path(book.path).resolve():
         raise CrmbookError(f"--out {out} is the workbook itself; choose another file")
+    if book.storage.kind != "workbook":  # a database: the copy is a workbook written from it
+        from crmbook.storage.copy import copy_book
+
+        copied = copy_book(book, out, overwrite=True).book
+        copied.close()
+        return encrypt(out, out, password) if password else out
     for sheet in book.schema.entities:
         book.table(sheet.name).df  # noqa: B018 -- load, so every record is fingerprinted
     book._meta_changed = True

@@ -22,6 +22,7 @@ from crmbook.analytics.find import CustomerIndex
 from crmbook.errors import SaveRefusedError
 from crmbook.io.safety import FileState, lock_files
 from crmbook.schema import SCHEMA
+from crmbook.storage import is_database_url
 
 WORKBOOK_VARIABLE = "CRMBOOK_NOTEBOOK_WORKBOOK"
 T = TypeVar("T")
@@ -63,7 +64,7 @@ class Session:
         today: dt.date | None = None,
         steps: Steps = NO_STEPS,
     ):
-        self.path = Path(path).absolute()
+        self.location = path if is_database_url(path) else Path(path).absolute()
         self.user = user
         self._today = today
         self.version = 0
@@ -75,8 +76,21 @@ class Session:
         return f"<Session {self.path.name}>"
 
     @property
+    def path(self) -> Path:
+        """The workbook (for a database, where the files that go with it are named after)."""
+        return self.book.path
+
+    @property
     def name(self) -> str:
-        return self.path.name
+        return self.book.location if self._database else self.path.name
+
+    @property
+    def _database(self) -> bool:
+        return self.book.storage.kind != "workbook"
+
+    def _file_state(self) -> FileState | None:
+        """What the workbook file looks like now; a database checks its changes itself."""
+        return None if self._database else FileState.of(self.path)
 
     def today(self) -> dt.date:
         return self._today or self.book.today()
@@ -122,7 +136,7 @@ class Session:
                 self.reload()
             steps.done("")
             raise
-        self._state = FileState.of(self.path)
+        self._state = self._file_state()
         steps.done(f"Saved {self.name}.")
         self._changed()
         return result
@@ -137,16 +151,18 @@ class Session:
 
     def _open(self, steps: Steps) -> crmbook.Book:
         sheets = [s.name for s in SCHEMA.entities]
-        steps.start(len(sheets) + 1, f"Opening {self.name}…")
-        steps.step(f"Checking {self.name}…")
-        book = crmbook.open(self.path, user=self.user)
-        self._state = FileState.of(self.path)
+        shown = self.location if isinstance(self.location, str) else self.location.name
+        steps.start(len(sheets) + 1, f"Opening {shown}…")
+        steps.step(f"Checking {shown}…")
+        book = crmbook.open(self.location, user=self.user)
+        self.book = book
+        self._state = self._file_state()
         sizes = {}
         for name in sheets:
             steps.step(f"Reading {name}…")
             sizes[name] = len(book.table(name).df)
         customers = sizes["Customers"]
-        steps.done(f"Opened {self.name}: {customers:,} customers.")
+        steps.done(f"Opened {shown}: {customers:,} customers.")
         return book
 
     def _changed(self) -> None:
@@ -155,6 +171,8 @@ class Session:
             listener()
 
     def _refusal(self, error: SaveRefusedError) -> str:
+        if self._database:  # the database said what changed under us
+            return f"{error} It has been read again."
         held = [p for p in lock_files(self.path) if p.exists()]
         if held:
             app = "Excel" if held[0].name.startswith("~$") else "LibreOffice"
@@ -171,14 +189,17 @@ class Session:
         return f"{error} Nothing was saved."
 
 
-def workbook_path(name: str | os.PathLike) -> Path:
+def workbook_path(name: str | os.PathLike) -> Path | str:
     """Where a notebook's workbook lives.
 
     $CRMBOOK_NOTEBOOK_WORKBOOK wins when set (the tests point it at a copy in a temporary
     folder, so running the notebooks never writes into the project). A relative name is read
     from the project folder, the one holding notebooks/, when the notebook runs inside it.
+    A database URL is taken as it is.
     """
     chosen = os.environ.get(WORKBOOK_VARIABLE) or name
+    if is_database_url(chosen):
+        return chosen
     path = Path(chosen).expanduser()
     if path.is_absolute():
         return path
@@ -198,7 +219,7 @@ def open_session(
 ) -> Session:
     """Open the workbook `name` (see workbook_path); build the demo business if it is missing."""
     path = workbook_path(name)
-    if not path.exists():
+    if isinstance(path, Path) and not path.exists():
         from crmbook.demo import build_demo_book
 
         steps.busy(f"{path.name} does not exist yet: building the demo business in it…")

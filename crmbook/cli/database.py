@@ -1,0 +1,73 @@
+"""Moving a business between a workbook and a database: migrate, export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+import crmbook
+from crmbook.cli import main
+from crmbook.cli.common import FILE, Location, _console, handle_errors
+from crmbook.errors import CrmbookError
+from crmbook.storage import is_database_url
+
+
+def _copy(source, target, force: bool) -> None:
+    from crmbook.storage.copy import copy_book
+
+    columns = (
+        TextColumn("{task.description:<14}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=_console(), transient=False) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(sheet: str, done: int, total: int) -> None:
+            if sheet not in tasks:
+                tasks[sheet] = bar.add_task(sheet, total=max(total, 1))
+            bar.update(tasks[sheet], completed=done if total else 1)
+
+        copied = copy_book(source, target, overwrite=force, progress=progress)
+    counts = ", ".join(f"{n:,} {name}" for name, n in copied.records.items() if n)
+    click.echo(f"Copied {counts} from {source.location} to {copied.book.location}.")
+    if copied.left_behind:
+        click.echo(
+            "Not copied (not part of the crmbook schema): " + "; ".join(copied.left_behind),
+            err=True,
+        )
+
+
+@main.command()
+@FILE
+@click.argument("database", metavar="URL", type=Location())
+@click.option("--force", is_flag=True, help="replace the crmbook tables the database holds")
+@handle_errors
+def migrate(file: Path, database: str, force: bool) -> None:
+    """Copy the workbook FILE into a new crmbook database at URL.
+
+    URL is sqlite:///shop.db (a file next to you) or postgresql://user:password@host/db (the
+    database must exist; crmbook creates its tables, keys and checks). Every record, list,
+    id counter and the change log go across, batched, in one transaction: all or nothing.
+    Afterwards every command takes URL where it took FILE.
+    """
+    if not is_database_url(database):
+        raise CrmbookError(f"{database} is not a database URL (sqlite:///... or postgresql://...)")
+    _copy(crmbook.open(file), database, force)
+
+
+@main.command()
+@click.argument("database", metavar="URL", type=Location())
+@click.argument("out", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="overwrite FILE if it exists")
+@handle_errors
+def export(database: str, out: Path, force: bool) -> None:
+    """Write the crmbook database at URL (or another workbook) into a new workbook FILE.
+
+    The workbook is an ordinary crmbook workbook, to mail or to keep working in Excel;
+    migrating it back gives the same records.
+    """
+    _copy(crmbook.open(database), out, force)
