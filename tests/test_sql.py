@@ -181,3 +181,39 @@ def test_a_sheet_written_from_python_becomes_a_table(database_url):
     book.write_sheet("VIP list", pd.DataFrame({"id": ["C-000001"], "since": [dt.date(2026, 1, 1)]}))
     book.save()
     assert "VIP list" in sa.inspect(_engine(database_url)).get_table_names()
+
+
+def test_writers_saving_at_the_same_moment_both_keep_their_fields(database_url):
+    """Two people (threads, each with its own connection) save changes to one customer over
+    and over at the same time: none is refused and each one's last value stays."""
+    import threading
+
+    setup = crmbook.create(database_url, user="setup")
+    cid = setup.customers.add(name="Sergey Ivanov")
+    setup.save()
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def writer(user: str, field: str) -> None:
+        try:
+            book = crmbook.open(database_url, user=user)
+            start.wait()
+            for n in range(15):
+                book.customers.update(cid, **{field: f"{user} {n}"})
+                book.save()
+        except BaseException as e:  # reported by the test, not lost in the thread
+            errors.append(e)
+
+    threads = [
+        threading.Thread(target=writer, args=("anna", "city")),
+        threading.Thread(target=writer, args=("ben", "notes")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    record = crmbook.open(database_url).customers.get(cid)
+    assert (record["city"], record["notes"]) == ("anna 14", "ben 14")
+    log = crmbook.open(database_url).table("Log").df
+    assert len(log[log["field"].isin(["city", "notes"])]) == 30
