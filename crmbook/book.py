@@ -603,7 +603,7 @@ class Book:
                     )
                 typed.frame.loc[missing, "id"] = ids
                 table._rewrite = True
-            else:
+            elif not self.storage.guards_ids:
                 self._bump_counter(sheet, typed.frame["id"])
         self._load_issues[sheet.name] = checker.issues
         return typed

@@ -440,8 +440,13 @@ def canonical_choices(
         if f.vocabulary and f.name in frame:
             spelling = {v.strip().lower(): v for v in vocabularies.get(f.vocabulary, [])}
             col = frame[f.name]
-            respelled = col.str.strip().str.lower().map(spelling)
-            frame[f.name] = respelled.where(respelled.notna(), col).astype("str")
+            codes, uniques = pd.factorize(col)  # a few distinct values in many rows
+            uniques = pd.Series(uniques, dtype=object)
+            respelled = uniques.str.strip().str.lower().map(spelling)
+            spelt = respelled.where(respelled.notna(), uniques).to_numpy(dtype=object)
+            values = spelt[codes] if len(spelt) else np.full(len(col), None, dtype=object)
+            values[codes < 0] = None
+            frame[f.name] = pd.Series(values, index=col.index, dtype="str")
 
 
 def isin(column: pd.Series, values: Iterable) -> pd.Series:

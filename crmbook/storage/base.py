@@ -41,6 +41,9 @@ class Storage(ABC):
 
     kind: str  # "workbook", "sqlite" or "postgresql"
     row_limit: int | None = None  # the most records one sheet can hold, when there is a limit
+    # True when the store keeps the id counters and refuses a second record with an id (a
+    # database): reading a sheet then need not scan its ids for numbers typed by hand.
+    guards_ids: bool = False
 
     @property
     @abstractmethod
