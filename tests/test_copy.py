@@ -41,6 +41,9 @@ def test_the_demo_business_goes_to_a_database_and_back_without_loss(
     database = crmbook.open(database_url)
     assert_same_records(source, database)
     assert database.validate().valid
+    engine = database.storage.engine  # the references are there after the bulk copy too
+    referred = {fk["referred_table"] for fk in sa.inspect(engine).get_foreign_keys("sales")}
+    assert referred == {"customers", "deals"}
     back = copy_book(database, tmp_path / "back.xlsx").book
     back = crmbook.open(back.path)  # read again from the file
     assert_same_records(source, back)

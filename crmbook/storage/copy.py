@@ -68,7 +68,13 @@ def copy_book(
             k: v for k, v in source.meta.items() if str(k).startswith(("next_id.", *COPIED_META))
         }
         storage = create_database(
-            str(target), schema, overwrite=overwrite, lang=lang, lists=source.lists, meta=meta
+            str(target),
+            schema,
+            overwrite=overwrite,
+            lang=lang,
+            lists=source.lists,
+            meta=meta,
+            bulk_load=True,
         )
         storage.progress = progress
         book = Book(storage, user=source.user)

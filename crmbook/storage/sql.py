@@ -83,11 +83,14 @@ def database_url(location: str) -> URL:
     return url
 
 
-def metadata(schema: Schema, lists: dict[str, list[str]] | None = None) -> sa.MetaData:
+def metadata(
+    schema: Schema, lists: dict[str, list[str]] | None = None, *, references: bool = True
+) -> sa.MetaData:
     """The tables of a crmbook database, from the schema.
 
     `lists` (the Lists sheet) gives the values the CHECK constraints of the closed
     vocabularies allow; without it the tables are described for reading and writing only.
+    references=False leaves out the foreign keys (added after a bulk load: create_database).
     """
     md = sa.MetaData()
     for sheet in schema.sheets:
@@ -97,7 +100,7 @@ def metadata(schema: Schema, lists: dict[str, list[str]] | None = None) -> sa.Me
             columns.append(sa.Column("seq", _SERIAL, primary_key=True, autoincrement=True))
         for f in sheet.fields:
             args: list[sa.SchemaItem] = []
-            if f.ref:
+            if f.ref and references:
                 target = schema.sheet(f.ref)
                 args.append(
                     sa.ForeignKey(
@@ -172,8 +175,14 @@ def create_database(
     lang: str = "en",
     lists: dict[str, list[str]] | None = None,
     meta: dict[str, object] | None = None,
+    bulk_load: bool = False,
 ) -> SqlStorage:
-    """Create the crmbook tables (with their constraints) in an empty database and open it."""
+    """Create the crmbook tables (with their constraints) in an empty database and open it.
+
+    bulk_load: the first save fills the tables (migrate). PostgreSQL then gets the foreign
+    keys at the end of that save's transaction, checked in one pass over each table instead
+    of one trigger per record (2 million interactions: seconds instead of ~14 s).
+    """
     import uuid
 
     url = database_url(location)
@@ -182,7 +191,8 @@ def create_database(
         existing = set(sa.inspect(engine).get_table_names())
     except OperationalError as e:
         raise CrmbookError(f"cannot reach the database {_shown(url)}: {_reason(e)}") from None
-    md = metadata(schema, lists or {v.name: list(v.values) for v in schema.vocabularies})
+    md_lists = lists or {v.name: list(v.values) for v in schema.vocabularies}
+    md = metadata(schema, md_lists)
     ours = existing & set(md.tables)
     if ours and not overwrite:
         raise CrmbookError(
@@ -197,10 +207,12 @@ def create_database(
         **({"language": lang} if lang != "en" else {}),
         **{k: v for k, v in (meta or {}).items() if not str(k).startswith(FILE_ONLY_META)},
     }
+    later = bulk_load and engine.dialect.name == "postgresql"
+    created = metadata(schema, md_lists, references=False) if later else md
     with engine.begin() as conn:
         if ours:
             md.drop_all(conn)
-        md.create_all(conn)
+        created.create_all(conn)
         conn.execute(
             md.tables[META_TABLE].insert(),
             [{"key": str(k), "value": _text(v)} for k, v in values.items()],
@@ -215,11 +227,18 @@ def create_database(
         )
         _write_lists(conn, md, lists or {v.name: list(v.values) for v in schema.vocabularies})
     engine.dispose()
-    return SqlStorage(location, schema)
+    storage = SqlStorage(location, schema)
+    if later:
+        storage.references_to_add = [
+            fk for table in md.sorted_tables for fk in table.foreign_key_constraints
+        ]
+    return storage
 
 
 class SqlStorage(Storage):
     """A crmbook database at a SQLAlchemy URL."""
+
+    guards_ids = True
 
     def __init__(self, location: str, schema: Schema):
         self.url = database_url(location)
@@ -234,6 +253,7 @@ class SqlStorage(Storage):
         self.engine = make_engine(self.url)
         self.md = metadata(schema)
         self.progress: Progress | None = None
+        self.references_to_add: list[sa.ForeignKeyConstraint] = []
         try:
             present = set(sa.inspect(self.engine).get_table_names())
         except OperationalError as e:
@@ -280,20 +300,29 @@ class SqlStorage(Storage):
         table = self.md.tables[table_name(sheet)]
         columns = [table.c[f.name] for f in sheet.fields]
         query = sa.select(*columns).order_by(table.c[ORDER], *table.primary_key.columns)
-        with self.engine.connect() as conn:
-            frame = self._fetch(conn, query, sheet)
-        return _raw_sheet(name, frame)
-
-    def _fetch(self, conn: Connection, query, sheet: Sheet) -> pd.DataFrame:
-        """A query's rows as a frame; PostgreSQL streams them as CSV into Arrow (fast)."""
         if self.kind == "postgresql":
-            frame = _copy_out(conn, query, sheet)
+            frame = self._fetch_arrow(query)
         else:
-            frame = pd.read_sql(query, conn)
+            with self.engine.connect() as conn:
+                frame = pd.read_sql(query, conn)
         for f in sheet.fields:
             if f.type in ("date", "datetime") and f.name in frame:
                 frame[f.name] = pd.to_datetime(frame[f.name]).astype("datetime64[us]")
-        return frame
+        return _raw_sheet(name, frame)
+
+    def _fetch_arrow(self, query) -> pd.DataFrame:
+        """PostgreSQL's rows straight into Arrow columns (ADBC: binary COPY, in C++)."""
+        import adbc_driver_postgresql.dbapi as adbc
+        import pyarrow as pa
+
+        sql = str(
+            query.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True})
+        )
+        uri = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with adbc.connect(uri) as conn, conn.cursor() as cursor:
+            cursor.execute(sql)
+            table = cursor.fetch_arrow_table()
+        return table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
 
     def _read_meta(self) -> RawSheet:
         meta, counters = self.md.tables[META_TABLE], self.md.tables[COUNTERS_TABLE]
@@ -399,6 +428,9 @@ class SqlStorage(Storage):
                         self._present.add(name)
                 if book._log:
                     self.insert(conn, self.schema.sheet("Log"), pd.DataFrame(book._log))
+                for reference in self.references_to_add:
+                    conn.execute(sa.schema.AddConstraint(reference))
+            self.references_to_add = []
         except IntegrityError as e:
             reason = _reason(e)
             hint = (
@@ -465,18 +497,18 @@ class SqlStorage(Storage):
             start = conn.execute(
                 sa.select(sa.func.coalesce(sa.func.max(table.c[ORDER]), 0))
             ).scalar()
-        columns = [_python(sheet, name, frame[name]) for name in names]
         total = len(frame)
         for begin in range(0, total, BATCH):
             end = min(begin + BATCH, total)
-            order = range(start + begin + 1, start + end + 1)
-            rows = zip(*(c[begin:end] for c in columns), order, strict=True)
+            part = frame.iloc[begin:end]
+            order = list(range(start + begin + 1, start + end + 1))
             if self.kind == "postgresql":
-                _copy_in(conn, table, [*names, ORDER], rows)
+                _copy_in(conn, table, sheet, part, order)
             else:
-                conn.execute(
-                    table.insert(), [dict(zip([*names, ORDER], r, strict=True)) for r in rows]
-                )
+                columns = {name: _python(sheet, name, part[name]) for name in names}
+                columns[ORDER] = order
+                rows = zip(*columns.values(), strict=True)
+                conn.execute(table.insert(), [dict(zip(columns, r, strict=True)) for r in rows])
             if self.progress:
                 self.progress(sheet.name, end, total)
 
@@ -558,20 +590,24 @@ def _raw_sheet(name: str, frame: pd.DataFrame) -> RawSheet:
 
 def _python(sheet: Sheet, name: str, column: pd.Series) -> list:
     """A frame column as the Python values the database driver takes (None for blanks)."""
-    kind = sheet.field(name).type
+    return _arrow(sheet.field(name).type, column).to_pylist()
+
+
+def _arrow(kind: str, column: pd.Series):
+    """A frame column as an Arrow array of the column's SQL type (nulls for blanks)."""
+    import pyarrow as pa
+
     if kind in ("date", "datetime"):
-        values = pd.to_datetime(column, errors="coerce")
-        out = values.dt.date if kind == "date" else values.dt.to_pydatetime()
-        return [None if m else v for v, m in zip(out, values.isna(), strict=True)]
+        values = pd.to_datetime(column, errors="coerce").astype("datetime64[us]")
+        array = pa.array(values, from_pandas=True, type=pa.timestamp("us"))
+        return array.cast(pa.date32(), safe=False) if kind == "date" else array
     if kind == "money":
-        return [None if pd.isna(v) else float(v) for v in column]
+        return pa.array(pd.to_numeric(column, errors="coerce"), from_pandas=True, type=pa.float64())
     if kind == "integer":
-        return [None if pd.isna(v) else int(v) for v in column]
+        return pa.array(column.astype("Int64"), from_pandas=True, type=pa.int64())
     if kind == "bool":
-        return [None if pd.isna(v) else bool(v) for v in column]
-    return [
-        None if v is None or (not isinstance(v, str) and pd.isna(v)) else str(v) for v in column
-    ]
+        return pa.array(column.astype("boolean"), from_pandas=True, type=pa.bool_())
+    return pa.array(column.astype("string"), from_pandas=True, type=pa.string())
 
 
 def _value(sheet: Sheet, name: str, value: object) -> object:
@@ -581,49 +617,25 @@ def _value(sheet: Sheet, name: str, value: object) -> object:
     return _python(sheet, name, pd.Series([value], dtype=object))[0]
 
 
-def _copy_in(conn: Connection, table: sa.Table, names: list[str], rows) -> None:
-    cursor = conn.connection.driver_connection.cursor()
-    columns = ", ".join(f'"{n}"' for n in names)
-    with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN') as copy:
-        for row in rows:
-            copy.write_row(row)
-
-
-def _copy_out(conn: Connection, query, sheet: Sheet) -> pd.DataFrame:
-    """Rows streamed by COPY ... TO STDOUT as CSV and parsed by Arrow: ~10x pandas.read_sql."""
+def _copy_in(
+    conn: Connection, table: sa.Table, sheet: Sheet, frame: pd.DataFrame, order: list[int]
+) -> None:
+    """Records as CSV written by Arrow (every value quoted, blanks unquoted: NULL), streamed
+    by COPY FROM STDIN in this transaction: no Python work per value."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    sql = str(query.compile(conn, compile_kwargs={"literal_binds": True}))
+    names = [f.name for f in sheet.fields if f.name in frame]
+    arrays = [_arrow(sheet.field(name).type, frame[name]) for name in names]
+    data = pa.table([*arrays, pa.array(order, type=pa.int64())], names=[*names, ORDER])
     buffer = io.BytesIO()
-    cursor = conn.connection.driver_connection.cursor()
-    cursor.execute("SET DateStyle TO ISO")  # the format Arrow reads, whatever the server's default
-    with cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true)") as copy:
-        for block in copy:
-            buffer.write(block)
-    buffer.seek(0)
-    arrow_types = {
-        "date": pa.date32(),
-        "datetime": pa.timestamp("us"),
-        "money": pa.float64(),
-        "integer": pa.int64(),
-        "bool": pa.bool_(),
-    }
-    types = {f.name: arrow_types.get(f.type, pa.string()) for f in sheet.fields}
-    table = pacsv.read_csv(
-        buffer,
-        convert_options=pacsv.ConvertOptions(
-            column_types=types,
-            true_values=["t"],
-            false_values=["f"],
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=False,
-            null_values=[""],
-        ),
-        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+    pacsv.write_csv(
+        data, buffer, pacsv.WriteOptions(include_header=False, quoting_style="all_valid")
     )
-    # an unquoted empty field is NULL, a quoted one ("") an empty text
-    return table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+    columns = ", ".join(f'"{n}"' for n in data.column_names)
+    cursor = conn.connection.driver_connection.cursor()
+    with cursor.copy(f'COPY "{table.name}" ({columns}) FROM STDIN WITH (FORMAT csv)') as copy:
+        copy.write(buffer.getbuffer())
 
 
 def _text(value: object) -> str | None:
