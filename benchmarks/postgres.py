@@ -70,6 +70,19 @@ def fingerprint(frame):
         "calls": int((frame["channel"] == "call").sum()),
     }
 
+def analyse(frames, t):
+    # the source report and the reminders on the loaded frames; the job's seconds since t
+    from crmbook.analytics.reminders import reminders
+    from crmbook.analytics.sources import source_effectiveness
+
+    extra["load"] = time.perf_counter() - t
+    ranked = source_effectiveness(frames, today=TODAY)
+    found = reminders(frames, TODAY, 7)
+    seconds = time.perf_counter() - t
+    extra["analytics"] = seconds - extra["load"]
+    extra["result"] = report_summary(ranked, found)
+    return seconds
+
 def report_summary(ranked, found):
     return {
         "sources": len(ranked),
@@ -147,32 +160,18 @@ extra["interactions"] = fingerprint(frames["Interactions"])
 """,
     "crmbook report": """
 import crmbook
-from crmbook.analytics.reminders import reminders
-from crmbook.analytics.sources import source_effectiveness
 t = time.perf_counter()
 book = crmbook.open(CRM_URL)
 frames = {name: book.table(name).df for name in REPORT_SHEETS}
-extra["load"] = time.perf_counter() - t
-ranked = source_effectiveness(frames, today=TODAY)
-found = reminders(frames, TODAY, 7)
-seconds = time.perf_counter() - t
-extra["analytics"] = seconds - extra["load"]
-extra["result"] = report_summary(ranked, found)
+seconds = analyse(frames, t)
 """,
     "plain report": """
 import sqlalchemy as sa
-from crmbook.analytics.reminders import reminders
-from crmbook.analytics.sources import source_effectiveness
 engine = sa.create_engine(PLAIN_URL)
 t = time.perf_counter()
 with engine.connect() as conn:
     frames = {name: pd.read_sql_table(name.lower(), conn) for name in REPORT_SHEETS}
-extra["load"] = time.perf_counter() - t
-ranked = source_effectiveness(frames, today=TODAY)
-found = reminders(frames, TODAY, 7)
-seconds = time.perf_counter() - t
-extra["analytics"] = seconds - extra["load"]
-extra["result"] = report_summary(ranked, found)
+seconds = analyse(frames, t)
 """,
     "CLI: crmbook report sources --format csv": """
 import resource, subprocess
