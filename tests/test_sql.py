@@ -217,3 +217,12 @@ def test_writers_saving_at_the_same_moment_both_keep_their_fields(database_url):
     assert (record["city"], record["notes"]) == ("anna 14", "ben 14")
     log = crmbook.open(database_url).table("Log").df
     assert len(log[log["field"].isin(["city", "notes"])]) == 30
+
+
+def test_a_server_that_cannot_be_reached_is_named_with_the_reason(tmp_path):
+    url = "postgresql://nobody:secret@127.0.0.1:1/shop"
+    with pytest.raises(NotAWorkbookError, match=r"cannot open postgresql://nobody:\*\*\*@") as e:
+        crmbook.open(url)
+    assert "secret" not in str(e.value) and "refused" in str(e.value)
+    with pytest.raises(CrmbookError, match="cannot reach the database"):
+        crmbook.create(url)
