@@ -10,6 +10,7 @@
     widgets.source_charts(session)                       # source effectiveness charts
     widgets.mailing(session)                             # template + segment: preview, send
     widgets.app("demo/shop.xlsx")                        # all of them as tabs
+    widgets.owner_app("demo/shop.xlsx")                  # the app `crmbook app` serves
 
 Each page is a view over a model (see _base.py for the conventions); all pages of one
 session share the open workbook and refresh after every save.
@@ -24,6 +25,7 @@ import ipywidgets as widgets
 
 from crmbook.widgets._base import Alert, ProgressBar, heading
 from crmbook.widgets.charts import ChartsModel, ChartsView, source_charts
+from crmbook.widgets.customers import CustomersView, customers, link_card_to_forms
 from crmbook.widgets.forms import DataEntryView, FormModel, FormView, data_entry
 from crmbook.widgets.mailing import MailingModel, MailingView, mailing
 from crmbook.widgets.overview import OverviewModel, OverviewView, overview
@@ -31,12 +33,14 @@ from crmbook.widgets.reminders import RemindersModel, RemindersView, reminders_b
 from crmbook.widgets.search import SearchModel, SearchView, search
 from crmbook.widgets.segments import SegmentModel, SegmentView, segments
 from crmbook.widgets.session import Session, open_session, workbook_path
+from crmbook.widgets.shell import ShellModel, ShellView, owner_app
 
 __all__ = [
     "Alert",
     "AppView",
     "ChartsModel",
     "ChartsView",
+    "CustomersView",
     "DataEntryView",
     "FormModel",
     "FormView",
@@ -52,11 +56,15 @@ __all__ = [
     "SegmentModel",
     "SegmentView",
     "Session",
+    "ShellModel",
+    "ShellView",
     "app",
+    "customers",
     "data_entry",
     "mailing",
     "open_workbook",
     "overview",
+    "owner_app",
     "reminders_board",
     "search",
     "segments",
@@ -98,21 +106,11 @@ class AppView(widgets.VBox):
             "Sources": source_charts(session),
         }
         self.tabs = widgets.Tab(children=list(self.pages.values()), titles=list(self.pages))
-        finder = self.pages["Find a customer"]
-        finder.add_action("Log an interaction", lambda cid: self._form("Log an interaction", cid))
-        finder.add_action("Schedule a task", lambda cid: self._form("Schedule a task", cid))
-        finder.add_action("Edit customer", self._edit)
+        link_card_to_forms(self.pages["Find a customer"], self.entry, self._show_forms)
         super().__init__([heading(f"crmbook: {session.name}", str(session.path)), self.tabs])
 
-    def _form(self, title: str, customer_id: str) -> None:
+    def _show_forms(self) -> None:
         self.tabs.selected_index = list(self.pages).index("Enter data")
-        self.entry.show(title, customer_id=customer_id)
-
-    def _edit(self, customer_id: str) -> None:
-        self.tabs.selected_index = list(self.pages).index("Enter data")
-        form = self.entry.show("Edit customer")
-        form.picker.value = customer_id
-        form.load_button.click()
 
 
 def app(

@@ -18,9 +18,9 @@ from crmbook.analytics.segments import dormant
 from crmbook.widgets._base import Alert, ProgressBar, frame_html, heading, reported
 from crmbook.widgets.session import NO_STEPS, Session, Steps
 
-SECTIONS = {
-    "overdue": "Overdue (the most recent first)",
+SECTIONS = {  # in the order shown: what is due today first, then what slipped
     "today": "Today",
+    "overdue": "Overdue (the most recent first)",
     "upcoming": "Coming up",
     "birthdays": "Birthdays and anniversaries",
 }
