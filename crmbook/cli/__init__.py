@@ -47,4 +47,12 @@ def main() -> None:
 
 
 # The command modules import main from here, so they come after it.
-from crmbook.cli import analytics, database, mailing, records, reports, sharing  # noqa: E402, F401
+from crmbook.cli import (  # noqa: E402, F401
+    analytics,
+    app,
+    database,
+    mailing,
+    records,
+    reports,
+    sharing,
+)
