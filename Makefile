@@ -57,6 +57,7 @@ demo: setup
 	@echo "Demo workbook: $(DEMO); report: $(dir $(DEMO))report.xlsx; charts: $(dir $(DEMO))charts/;" \
 	  "owners' digests and birthday greetings: $(dir $(DEMO))outbox/; calendar: $(dir $(DEMO))tasks.ics;" \
 	  "the same business as a SQLite database: sqlite:///$(basename $(DEMO)).db"
+	@echo "Open it as an app in your browser: $(VENV)/bin/crmbook app $(DEMO)"
 
 test: setup system-deps
 	$(PY) -m pytest $(PYTEST_ARGS)

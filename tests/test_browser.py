@@ -1,7 +1,9 @@
-"""The data-entry notebook in a real browser: Voilà serves notebooks/01-data-entry.ipynb on
-127.0.0.1, headless Chromium fills the customer form and presses Save, and the customer must
-be in the workbook. Screenshots land in test-artifacts/ (look at them: real widgets, not a
-blank page).
+"""The pages in a real browser, headless Chromium:
+- the data-entry notebook as Voilà serves notebooks/01-data-entry.ipynb: fill the customer
+  form, press Save, and the customer must be in the workbook;
+- `crmbook app` (the real command) on a demo business: what an owner does there, each step
+  checked in the workbook by openpyxl.
+Screenshots land in test-artifacts/ (look at them: real widgets, not a blank page).
 
 Needs Chromium at /usr/bin/chromium (`make system-deps` installs it as root) and the
 playwright and voila packages (the dev extra); skipped with the reason otherwise.
@@ -9,6 +11,7 @@ playwright and voila packages (the dev extra); skipped with the reason otherwise
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import os
 import re
@@ -19,6 +22,8 @@ import time
 from pathlib import Path
 
 import pytest
+from app_support import RunningApp
+from widget_support import excel_rows
 
 import crmbook
 from crmbook.widgets.session import WORKBOOK_VARIABLE
@@ -155,3 +160,79 @@ def test_a_customer_entered_in_the_browser_lands_in_the_workbook(voila, shop):
     log = crmbook.open(shop).table("Log").df
     assert "browser-test" in set(log["who"])
     assert (ARTIFACTS / "01-data-entry.png").stat().st_size > 20_000
+
+
+NEW_CUSTOMER = "Rivka Browser-Owner"
+NEXT_STEP = "Send Rivka the spring prices"
+
+
+@pytest.fixture
+def demo_shop(tmp_path) -> Path:
+    """A small demo business as of today (the app counts from the real day)."""
+    from crmbook.demo import build_demo_book
+
+    path = tmp_path / "shop.xlsx"
+    build_demo_book(path, customers=150, today=dt.date.today()).close()
+    return path
+
+
+def test_an_owner_works_in_crmbook_app_without_seeing_code(demo_shop, tmp_path):
+    """The Done-when of `crmbook app`: the real command on a demo copy; add a customer, log
+    a call with a next step, see it among today's reminders; each checked in the workbook
+    by openpyxl."""
+    from playwright.sync_api import expect, sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    for old in ARTIFACTS.glob("app-*.png"):
+        old.unlink()
+    today = dt.date.today()
+    with RunningApp([str(demo_shop)], tmp_path) as app, sync_playwright() as p:
+        address = app.wait_until_serving()
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.route("https://**/*", lambda route: route.abort())  # CDN fonts: no network
+
+            def shot(name: str) -> None:
+                page.screenshot(path=str(ARTIFACTS / f"app-{name}.png"), full_page=True)
+
+            nav = page.locator(".crmbook-nav")
+            page.goto(address, timeout=WIDGET_MS)
+            expect(page.get_by_text("crmbook · shop.xlsx")).to_be_visible(timeout=WIDGET_MS)
+            expect(page.get_by_text("Overdue (the most recent first)")).to_be_visible()
+            assert page.locator(".jp-InputArea:visible, .jp-CodeMirrorEditor:visible").count() == 0
+            assert page.get_by_text("owner_app").count() == 0
+            shot("today")
+
+            nav.get_by_role("button", name="Customers").click()
+            page.get_by_role("tab", name="Enter data").click()
+            page.locator(".crmbook-customer-name input:visible").fill(NEW_CUSTOMER)
+            page.locator(".crmbook-customer-email input:visible").fill("rivka@example.com")
+            page.get_by_role("button", name=SAVE).click()
+            expect(page.get_by_text("Added customer C-")).to_be_visible(timeout=20_000)
+            shot("customer-added")
+
+            page.get_by_role("tab", name="Log an interaction").click()
+            page.locator(".crmbook-interaction-customer_id input:visible").fill(NEW_CUSTOMER)
+            page.locator(".crmbook-interaction-channel select:visible").select_option("call")
+            page.locator(".crmbook-interaction-summary textarea:visible").fill(
+                "Asked about a spring trip to Lisbon"
+            )
+            page.locator(".crmbook-interaction-next_step input:visible").fill(NEXT_STEP)
+            page.locator(".crmbook-interaction-next_date input:visible").fill(today.isoformat())
+            page.get_by_role("button", name=SAVE).click()
+            expect(page.get_by_text("Added interaction I-")).to_be_visible(timeout=20_000)
+            shot("call-logged")
+
+            nav.get_by_role("button", name="Today").click()
+            expect(page.get_by_text(NEXT_STEP)).to_be_visible(timeout=20_000)
+            shot("today-after")
+        finally:
+            browser.close()
+
+    customers = [r for r in excel_rows(demo_shop, "Customers") if r["name"] == NEW_CUSTOMER]
+    assert [r["email"] for r in customers] == ["rivka@example.com"]
+    calls = [r for r in excel_rows(demo_shop, "Interactions") if r["next_step"] == NEXT_STEP]
+    assert len(calls) == 1 and calls[0]["customer_id"] == customers[0]["id"]
+    assert calls[0]["channel"] == "call" and calls[0]["next_date"].date() == today
+    assert "app-test" in {r["who"] for r in excel_rows(demo_shop, "Log")}
