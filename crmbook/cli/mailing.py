@@ -155,9 +155,10 @@ def mail(
 ) -> None:
     """Send a template to the customers of a segment, only to those who consented.
 
-    Each message goes once: a journal beside FILE remembers what was sent, so running the
-    same mailing again (after a crash too) sends only what is missing. Every message is
-    logged as an interaction. Preview with --dry-run first.
+    Each message goes once: a journal beside FILE (for a database URL, in the database)
+    remembers what was sent, so running the same mailing again (after a crash too, or on
+    another machine) sends only what is missing. Every message is logged as an
+    interaction. Preview with --dry-run first.
     """
     from crmbook.mailing import load_config
     from crmbook.mailing import mail as send_mailing

@@ -11,7 +11,7 @@ from crmbook.mailing.config import ConfigError, MailConfig, load_config
 from crmbook.mailing.consent import Unsubscribed, eligible, read_addresses, unsubscribe
 from crmbook.mailing.daily import DailyRun, daily
 from crmbook.mailing.message import Message
-from crmbook.mailing.outbox import Delivery, Outbox, deliver, journal_path, log_interactions
+from crmbook.mailing.outbox import Delivery, deliver, log_interactions
 from crmbook.mailing.senders import (
     VIAS,
     EmlSender,
@@ -37,7 +37,6 @@ __all__ = [
     "MailingRun",
     "Message",
     "MessageTemplate",
-    "Outbox",
     "Plan",
     "RateLimit",
     "SendError",
@@ -51,7 +50,6 @@ __all__ = [
     "daily",
     "deliver",
     "eligible",
-    "journal_path",
     "load_config",
     "log_interactions",
     "mail",

@@ -20,7 +20,7 @@ from crmbook.errors import CrmbookError
 from crmbook.mailing.config import MailConfig
 from crmbook.mailing.consent import eligible, unsubscribe_headers, unsubscribe_line
 from crmbook.mailing.message import Message, message_id, message_key
-from crmbook.mailing.outbox import Delivery, Outbox, previous_status, send_all
+from crmbook.mailing.outbox import Delivery, previous_status, send_all
 from crmbook.mailing.senders import EMAIL_VIAS, SMS_VIAS, make_sender
 from crmbook.mailing.templates import (
     MessageTemplate,
@@ -29,6 +29,7 @@ from crmbook.mailing.templates import (
     find_template,
     known_fields,
 )
+from crmbook.storage.journal import MailJournal
 
 MAILING_SHEETS = ("Customers", "Interactions", "Sales", "Segments", "Templates")
 DEFAULT_VIA = {"email": "smtp", "sms": "sms-csv"}
@@ -137,9 +138,9 @@ def plan_messages(
     return Plan(template, messages, skipped)
 
 
-def preview(messages: list[Message], outbox: Outbox) -> pd.DataFrame:
+def preview(messages: list[Message], journal: MailJournal) -> pd.DataFrame:
     """Each message as it would go out, and whether an earlier run already sent it."""
-    known = outbox.entries()
+    known = journal.entries(m.key for m in messages)
     rows = []
     for m in messages:
         before = previous_status(known.get(m.key))
@@ -208,8 +209,8 @@ def mail(
         campaign=campaign,
         kind=kind,
     )
-    outbox = Outbox(book.path)
-    run = MailingRun(plan, preview(plan.messages, outbox))
+    journal = book.storage.journal()
+    run = MailingRun(plan, preview(plan.messages, journal))
     if dry_run:
         return run
     sender = make_sender(
@@ -217,7 +218,8 @@ def mail(
     )
     run.delivery = send_all(
         [(sender, plan.messages)],
-        outbox,
+        journal,
+        book,
         rate_per_minute=config.rate_per_minute,
         user=book.user,
         force=force,

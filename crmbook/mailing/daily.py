@@ -2,7 +2,8 @@
 
 Every message is keyed by the day (digest/<owner>/<day>, <template>/<customer>/<day>), so the
 outbox journal makes a second run on the same day send nothing new, and a run killed
-half-way sends only what is still missing.
+half-way sends only what is still missing. On a database the journal is in the database:
+two machines running the daily job at once share the messages out, each sent once.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from crmbook.analytics.reminders import reminders
 from crmbook.mailing.campaign import Plan, choose_via, outbox_folder, plan_messages, preview
 from crmbook.mailing.config import MailConfig
 from crmbook.mailing.message import Message, message_id
-from crmbook.mailing.outbox import Delivery, Outbox, send_all
+from crmbook.mailing.outbox import Delivery, send_all
 from crmbook.mailing.senders import Sender, make_sender
 from crmbook.mailing.templates import TemplateError, find_template, split_name
 
@@ -143,9 +144,9 @@ def daily(
             today=today,
             workbook_id=workbook_id,
         )
-    outbox = Outbox(book.path)
+    journal = book.storage.journal()
     planned = digests + (greetings.messages if greetings else [])
-    run = DailyRun(digests, greetings, preview(planned, outbox), notes)
+    run = DailyRun(digests, greetings, preview(planned, journal), notes)
     if dry_run:
         return run
     folder = outbox_folder(book.path, out)
@@ -164,7 +165,8 @@ def daily(
         )
     run.delivery = send_all(
         batches,
-        outbox,
+        journal,
+        book,
         rate_per_minute=config.rate_per_minute,
         user=book.user,
         force=force,

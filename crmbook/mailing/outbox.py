@@ -1,201 +1,32 @@
-"""The outbox journal: a rerun after a crash never sends anyone the same message twice.
+"""Sending through the outbox journal: a rerun after a crash never sends anyone the same
+message twice, and each attempt is logged once as an interaction.
 
-Beside the workbook, `.shop.xlsx.crmbook-outbox.jsonl` holds one JSON line per event, each
-flushed and fsynced before crmbook goes on:
+The journal is the book's (Storage.journal(), see crmbook/storage/journal.py): a file beside
+a workbook, a table in a database. Each message is claimed in it (durably) before it is
+handed to the sender and answered right after. A message whose last attempt was claimed
+without an answer (the process was killed mid-send, or another machine is sending it right
+now) or ended unknown is "possibly sent": it is never sent again automatically, and it is
+reported. A message another run claimed first is left to that run.
 
-    intent   written BEFORE the message is handed to the sender: key, attempt, recipient,
-             customer, template, subject, Message-ID
-    sent     the sender accepted it
-    failed   definitely not sent (an address refused, the server unreachable): tried again
-             by the next run
-    unknown  the connection broke while the message was on its way
-    logged   this attempt is recorded in the workbook's Interactions sheet
-
-The key says what a message is (campaign or template, customer id, day). A key whose last
-attempt has an intent and nothing after it (the process was killed mid-send) or ended
-unknown is "possibly sent": it is never sent again automatically, and it is reported. A torn
-last line (killed while writing it) is ignored: its message was not handed over yet.
-
-Interactions are written to the workbook after the sending, in one save, from the journal;
-if that save fails (the workbook is open in Excel), the next run writes them.
+Interactions are written to the book after the sending, in one save, from the journal; if
+that save fails (the workbook is open in Excel), the next run writes them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
-import os
-import tempfile
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
-from filelock import FileLock, Timeout
 
 from crmbook.errors import CrmbookError
 from crmbook.mailing.message import Message
 from crmbook.mailing.senders import RateLimit, Sender, SendError
+from crmbook.storage.journal import JournalEntry, MailJournal, this_run
 
-JOURNAL_SUFFIX = ".crmbook-outbox.jsonl"
 RESULT_COLUMNS = ["customer_id", "name", "to", "status", "detail"]
 OUTCOME = {"sent": "success", "failed": "failure", "possibly sent": "neutral"}
-
-
-def journal_path(workbook: str | os.PathLike) -> Path:
-    workbook = Path(workbook)
-    return workbook.with_name(f".{workbook.name}{JOURNAL_SUFFIX}")
-
-
-@dataclass
-class JournalEntry:
-    """The last attempt at one key, as the journal tells it."""
-
-    key: str
-    attempt: int
-    state: str  # intent, sent, failed or unknown
-    at: dt.datetime
-    record: dict
-    detail: str = ""
-    log: bool = True
-    logged_attempt: int = 0
-
-    @property
-    def status(self) -> str:
-        """sent, failed, or possibly sent (an intent without an answer, or unknown)."""
-        return self.state if self.state in ("sent", "failed") else "possibly sent"
-
-    @property
-    def needs_logging(self) -> bool:
-        return (
-            self.log
-            and self.record.get("kind") is not None
-            and bool(self.record.get("customer_id"))
-            and self.attempt > self.logged_attempt
-        )
-
-
-class Outbox:
-    """The journal of one workbook."""
-
-    def __init__(self, workbook: str | os.PathLike):
-        self.workbook = Path(workbook)
-        self.path = journal_path(self.workbook)
-
-    def __repr__(self) -> str:
-        return f"<Outbox {self.path}>"
-
-    def entries(self) -> dict[str, JournalEntry]:
-        """The last attempt of every key in the journal."""
-        found: dict[str, JournalEntry] = {}
-        if not self.path.exists():
-            return found
-        with self.path.open(encoding="utf-8") as f:
-            for line in f:
-                try:
-                    event = json.loads(line)
-                    key, attempt, state = event["key"], int(event["attempt"]), event["event"]
-                    at = dt.datetime.fromisoformat(event["at"])
-                except (ValueError, KeyError, TypeError):
-                    continue  # a line torn by a kill
-                entry = found.get(key)
-                if state == "intent":
-                    logged = entry.logged_attempt if entry else 0
-                    found[key] = JournalEntry(key, attempt, "intent", at, event, "", True, logged)
-                elif entry is None or attempt != entry.attempt:
-                    continue
-                elif state == "logged":
-                    entry.logged_attempt = attempt
-                else:
-                    entry.state, entry.at = state, at
-                    entry.detail, entry.log = event.get("detail", ""), event.get("log", True)
-        return found
-
-    @contextmanager
-    def lock(self, timeout: float = 10):
-        """Only one run sends from a workbook at a time."""
-        folder = Path(tempfile.gettempdir()) / "crmbook-locks"
-        folder.mkdir(exist_ok=True)
-        key = hashlib.sha1(str(self.path.resolve()).encode()).hexdigest()[:20]
-        try:
-            with FileLock(str(folder / f"{key}.outbox.lock"), timeout=timeout):
-                yield self
-        except Timeout:
-            raise CrmbookError(
-                f"another crmbook is sending from {self.workbook.name} right now; "
-                "wait for it to finish and run this again"
-            ) from None
-
-    def intent(self, message: Message, via: str, attempt: int, at: dt.datetime) -> None:
-        self._write(
-            [
-                {
-                    "at": at.isoformat(timespec="seconds"),
-                    "event": "intent",
-                    "key": message.key,
-                    "attempt": attempt,
-                    "via": via,
-                    "channel": message.channel,
-                    "to": message.to,
-                    "customer_id": message.customer_id,
-                    "name": message.name,
-                    "template": message.template,
-                    "subject": message.subject,
-                    "kind": message.kind,
-                    "message_id": message.message_id,
-                }
-            ]
-        )
-
-    def answer(
-        self, key: str, attempt: int, state: str, detail: str, at: dt.datetime, log: bool = True
-    ) -> None:
-        self._write(
-            [
-                {
-                    "at": at.isoformat(timespec="seconds"),
-                    "event": state,
-                    "key": key,
-                    "attempt": attempt,
-                    "detail": detail,
-                    "log": log,
-                }
-            ]
-        )
-
-    def logged(self, entries: Iterable[JournalEntry], at: dt.datetime) -> None:
-        stamp = at.isoformat(timespec="seconds")
-        self._write(
-            [{"at": stamp, "event": "logged", "key": e.key, "attempt": e.attempt} for e in entries]
-        )
-
-    def _write(self, events: list[dict]) -> None:
-        if not events:
-            return
-        new = not self.path.exists()
-        with self.path.open("a", encoding="utf-8") as f:
-            for event in events:
-                f.write(json.dumps(event, ensure_ascii=False) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-        if new:
-            _sync_folder(self.path.parent)
-
-
-def _sync_folder(folder: Path) -> None:
-    """Make the new journal's name itself survive a power cut (POSIX; Windows cannot)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 # ---------------------------------------------------------------- sending
@@ -240,30 +71,38 @@ def previous_status(entry: JournalEntry | None) -> tuple[str, str] | None:
     when = f"{entry.at:%Y-%m-%d %H:%M}"
     if entry.status == "sent":
         return "already sent", f"sent {when}"
+    who = entry.record.get("by")
+    if entry.state == "intent" and who:
+        began = (
+            f"{who} began sending it {when} and has not confirmed it (still sending, or stopped)"
+        )
+    else:
+        began = f"a run stopped while sending it ({when})"
     return "possibly sent", (
-        f"a run stopped while sending it ({when}); not sent again: look in the sent folder "
-        "of the mail server or ask the customer"
+        f"{began}; not sent again: look in the sent folder of the mail server or ask the customer"
     )
 
 
 def deliver(
     messages: Iterable[Message],
     sender: Sender,
-    outbox: Outbox,
+    journal: MailJournal,
     *,
     rate: RateLimit | None = None,
     clock: Callable[[], dt.datetime] = dt.datetime.now,
     delivery: Delivery | None = None,
     progress: Callable[[int, int, Message], None] | None = None,
 ) -> Delivery:
-    """Send each message not sent before; the caller holds outbox.lock().
+    """Send each message not sent before; the caller holds journal.sending().
 
-    The intent is journalled (fsynced) before the sender gets the message and the answer
-    right after it, so a kill at any moment leaves a journal that tells the truth.
-    `progress(position, total, message)` hears about each message before it is sent.
+    Each message is claimed in the journal (durably) before the sender gets it and answered
+    right after, so a kill at any moment leaves a journal that tells the truth; a message
+    another run claimed first is not sent here. `progress(position, total, message)` hears
+    about each message before it is sent.
     """
     delivery = delivery if delivery is not None else Delivery()
-    known = outbox.entries()
+    messages = list(messages)
+    known = journal.entries(m.key for m in messages)
     pending = []
     for message in messages:
         before = previous_status(known.get(message.key))
@@ -274,6 +113,7 @@ def deliver(
     if not pending:
         return delivery
     rate = rate or RateLimit(None)
+    run = this_run()
     try:
         sender.open()
         for position, message in enumerate(pending):
@@ -283,19 +123,28 @@ def deliver(
                 progress(position + 1, len(pending), message)
             if sender.network:
                 rate.wait()
-            outbox.intent(message, sender.via, attempt, clock())
+            if not journal.claim(message.key, attempt, clock(), _record(message, sender, run)):
+                now = journal.entries([message.key]).get(message.key)
+                delivery.add(
+                    message,
+                    *(
+                        previous_status(now)
+                        or ("not sent", "another run tried it at the same time")
+                    ),
+                )
+                continue
             try:
                 result = sender.send(message)
             except SendError as e:
                 state = "unknown" if e.maybe_sent else "failed"
-                outbox.answer(message.key, attempt, state, str(e), clock(), log=e.maybe_sent)
+                journal.answer(message.key, attempt, state, str(e), clock(), log=e.maybe_sent)
                 delivery.add(message, "possibly sent" if e.maybe_sent else "not sent", str(e))
                 for rest in pending[position + 1 :]:
                     delivery.add(rest, "not sent", "stopped after the error above")
                 delivery.error = str(e)
                 break
             state = "sent" if result.ok else "failed"
-            outbox.answer(message.key, attempt, state, result.detail, clock())
+            journal.answer(message.key, attempt, state, result.detail, clock())
             delivery.add(message, state, result.detail)
     except SendError as e:  # opening: nothing was sent
         for message in pending:
@@ -306,32 +155,52 @@ def deliver(
     return delivery
 
 
+def _record(message: Message, sender: Sender, run: str) -> dict:
+    """What the journal keeps about a message besides its key."""
+    return {
+        "via": sender.via,
+        "channel": message.channel,
+        "to": message.to,
+        "customer_id": message.customer_id,
+        "name": message.name,
+        "template": message.template,
+        "subject": message.subject,
+        "kind": message.kind,
+        "message_id": message.message_id,
+        "by": run,
+    }
+
+
 def log_interactions(
-    workbook: Path,
-    outbox: Outbox,
+    book,
+    journal: MailJournal,
     *,
     user: str | None = None,
     force: bool = False,
     clock: Callable[[], dt.datetime] = dt.datetime.now,
 ) -> int:
-    """Record every journalled attempt not yet in the workbook as an interaction; save.
+    """Record every journalled attempt not yet in the book as an interaction; save.
 
-    Sent is outcome success, failed is failure, possibly sent is neutral. Returns how many
-    interactions were added; the caller holds outbox.lock().
+    The book is read afresh (someone may have saved since the run began). Sent is outcome
+    success, failed is failure, possibly sent is neutral. Returns how many interactions were
+    added; the caller holds journal.logging().
     """
-    from crmbook.book import open as open_book
+    from crmbook.book import Book
 
-    todo = [e for e in outbox.entries().values() if e.needs_logging]
+    todo = journal.unlogged()
     if not todo:
         return 0
-    book = open_book(workbook, user=user)
-    customers = book.customers.df
-    owners = dict(zip(customers["id"], customers["owner"], strict=True))
-    known = [e for e in todo if e.record["customer_id"] in owners]
-    book.interactions.add_many([_interaction(e, owners) for e in known])
-    if known:
-        book.save(force=force)
-    outbox.logged(todo, clock())
+    fresh = Book(book.storage.reopen(), user=user or book.user)
+    try:
+        customers = fresh.customers.df
+        owners = dict(zip(customers["id"], customers["owner"], strict=True))
+        known = [e for e in todo if e.record["customer_id"] in owners]
+        fresh.interactions.add_many([_interaction(e, owners) for e in known])
+        if known:
+            fresh.save(force=force)
+    finally:
+        fresh.close()
+    journal.logged(todo, clock())
     return len(known)
 
 
@@ -360,7 +229,8 @@ def _interaction(entry: JournalEntry, owners: dict) -> dict:
 
 def send_all(
     batches: Iterable[tuple[Sender, list[Message]]],
-    outbox: Outbox,
+    journal: MailJournal,
+    book,
     *,
     rate_per_minute: float | None = None,
     user: str | None = None,
@@ -368,10 +238,10 @@ def send_all(
     clock: Callable[[], dt.datetime] = dt.datetime.now,
     progress: Callable[[int, int, Message], None] | None = None,
 ) -> Delivery:
-    """Deliver batches (one per sender) under the outbox lock, then log them in the workbook."""
+    """Deliver batches (one per sender) through the book's journal, then log them in it."""
     delivery = Delivery()
     rate = RateLimit(rate_per_minute)
-    with outbox.lock():
+    with journal.sending():
         for sender, messages in batches:
             if delivery.error:
                 for message in messages:
@@ -380,19 +250,18 @@ def send_all(
             deliver(
                 messages,
                 sender,
-                outbox,
+                journal,
                 rate=rate,
                 clock=clock,
                 delivery=delivery,
                 progress=progress,
             )
-        try:
-            delivery.logged = log_interactions(
-                outbox.workbook, outbox, user=user, force=force, clock=clock
-            )
-        except CrmbookError as e:
-            delivery.log_error = (
-                f"the messages were sent but not yet logged in {outbox.workbook.name}: {e} "
-                "The next crmbook mail or daily run logs them."
-            )
+    try:
+        with journal.logging():
+            delivery.logged = log_interactions(book, journal, user=user, force=force, clock=clock)
+    except CrmbookError as e:
+        delivery.log_error = (
+            f"the messages were sent but not yet logged in {book.location}: {e} "
+            "The next crmbook mail or daily run logs them."
+        )
     return delivery

@@ -22,6 +22,7 @@ from crmbook.schema import Sheet
 
 if TYPE_CHECKING:
     from crmbook.book import Book
+    from crmbook.storage.journal import MailJournal
 
 
 @dataclass
@@ -49,7 +50,7 @@ class Storage(ABC):
     @abstractmethod
     def path(self) -> Path:
         """The file; for a server database, a name in the current folder that the files
-        belonging with it (mail settings, the outbox journal) are named after."""
+        belonging with it (mail settings) are named after."""
 
     @property
     def location(self) -> str:
@@ -108,3 +109,14 @@ class Storage(ABC):
     @abstractmethod
     def close(self) -> None:
         """Let go of files and connections."""
+
+    @abstractmethod
+    def reopen(self) -> Storage:
+        """The same place opened afresh, to see what others saved since."""
+
+    def journal(self) -> MailJournal:
+        """The outbox journal of the mailings sent from this book (storage/journal.py):
+        a file beside it, unless the store keeps the journal itself."""
+        from crmbook.storage.journal import FileJournal
+
+        return FileJournal(self.path)

@@ -2,7 +2,8 @@
 
 Everything the schema describes goes across unchanged: every record with its id, the Lists,
 the id counters (ids are never given out twice, also after the move), the book's identity and
-language, and the change log, which gains one line saying where the records came from.
+language, the change log, which gains one line saying where the records came from, and the
+outbox journal (no message goes twice, also after the move).
 What the schema does not describe (the user's own sheets and columns, charts, formatting)
 stays in the workbook it was made in; the result lists it.
 """
@@ -106,6 +107,9 @@ def copy_book(
     except BaseException:
         _remove(book)
         raise
+    sent = source.storage.journal().entries()
+    if sent:  # what was mailed from the old place is never mailed again from the new one
+        book.storage.journal().take_over(sent.values())
     return Copied(book, records, left_behind)
 
 

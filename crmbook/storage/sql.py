@@ -33,6 +33,7 @@ from crmbook.errors import CrmbookError, NotAWorkbookError, SaveRefusedError
 from crmbook.io.reader import RawSheet
 from crmbook.schema import SCHEMA_VERSION, Schema, Sheet
 from crmbook.storage.base import Storage
+from crmbook.storage.sql_journal import OUTBOX_TABLE, SqlJournal
 
 if TYPE_CHECKING:
     from crmbook.book import Book
@@ -284,7 +285,7 @@ class SqlStorage(Storage):
         named = {table_name(s): s.name for s in self.schema.sheets}
         named |= {META_TABLE: self.schema.meta_sheet, LISTS_TABLE: self.schema.lists_sheet}
         return [named[t] for t in named if t in self._present] + sorted(
-            t for t in self._present if t not in named and t != COUNTERS_TABLE
+            t for t in self._present if t not in named and t not in (COUNTERS_TABLE, OUTBOX_TABLE)
         )
 
     # ------------------------------------------------------------ reading
@@ -560,6 +561,14 @@ class SqlStorage(Storage):
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def reopen(self) -> SqlStorage:
+        return SqlStorage(self.url.render_as_string(hide_password=False), self.schema)
+
+    def journal(self) -> SqlJournal:
+        """The outbox journal in the database itself, so that every machine sending from
+        it sees the others' messages (storage/sql_journal.py)."""
+        return SqlJournal(self.engine, self.location, legacy_book_file=self.path)
 
 
 def _write_lists(conn: Connection, md: sa.MetaData, lists: dict[str, list[str]]) -> None:

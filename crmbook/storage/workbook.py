@@ -89,6 +89,9 @@ class WorkbookStorage(Storage):
     def close(self) -> None:
         self._reader.close()
 
+    def reopen(self) -> WorkbookStorage:
+        return WorkbookStorage(self._path, self.schema)
+
     # ------------------------------------------------------------ saving
 
     def save(self, book: Book, target: Path | None, *, force: bool, backups: int) -> dict:

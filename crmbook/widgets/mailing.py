@@ -3,7 +3,7 @@ message before anything goes out, then send: by email (SMTP), as .eml files, as 
 the provider or to an HTTP gateway.
 
 Everything is crmbook.mailing: only customers who consented get a message, each message goes
-once (the outbox journal beside the workbook), and each is logged on the Interactions sheet.
+once (the book's outbox journal), and each is logged on the Interactions sheet.
 Sending is allowed only after a preview of exactly the choices shown.
 """
 
