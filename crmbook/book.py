@@ -40,6 +40,7 @@ from crmbook.validation import (
     canonical_choices,
     check_records,
     empty_column,
+    header_key,
     parse_column,
     type_sheet,
 )
@@ -115,6 +116,7 @@ class Table:
         self._rewrite = False
         self._pending_append = 0
         self._kept_raw: dict[str, pd.Series] = {}
+        self._added_columns: list[str] = []  # user columns added since the last save
         self._stored_keys: set[str] | None = None
         # record by record, for a database: what is stored and which fields changed since
         self._stored: pd.Series | None = None  # frame position -> key, as stored
@@ -166,6 +168,39 @@ class Table:
         pending = {k for frame in self._new for k in frame[self.sheet.key].dropna()}
         return self._stored_keys | pending
 
+    @property
+    def user_columns(self) -> list[str]:
+        """The sheet's columns of the user's own (kept on every save, values as typed)."""
+        return [c for c in self.df.columns if not self.sheet.has(c)]
+
+    @property
+    def keeps_user_columns(self) -> bool:
+        """Whether the storage keeps user columns (a workbook does, a database does not)."""
+        return self.book.storage.user_columns
+
+    def add_column(self, name: str) -> str:
+        """Add a column of the user's own at the end of the sheet, empty for every record."""
+        name = " ".join(str(name).split())
+        if not self.keeps_user_columns:
+            raise CrmbookError(
+                f"a database keeps only crmbook's columns; cannot add the column {name!r} "
+                f"to {self.sheet.name}"
+            )
+        taken = {header_key(f.name) for f in self.sheet.fields} | {
+            header_key(f.label) for f in self.sheet.fields
+        }
+        if not name or header_key(name) in taken:
+            raise CrmbookError(f"{name!r} cannot be a column of your own: choose another name")
+        if any(header_key(c) == header_key(name) for c in self.df.columns):
+            raise CrmbookError(f"{self.sheet.name} has a column {name!r} already")
+        typed = self.typed
+        typed.frame[name] = pd.Series(None, index=typed.frame.index, dtype=object)
+        typed.layout.append(name)
+        self._added_columns.append(name)
+        self._rewrite = True
+        self.book._log_many(self.sheet, [""], name, "", "column added")
+        return name
+
     def get(self, key: str) -> dict:
         """One record as a dict; KeyError names what was not found."""
         return self.df.loc[self._position(key)].to_dict()
@@ -191,6 +226,8 @@ class Table:
         """Add records in one go (validated together); nothing is added if any is wrong."""
         raw = records if isinstance(records, pd.DataFrame) else pd.DataFrame(list(records))
         unknown = [c for c in raw.columns if not self.sheet.has(c)]
+        own = [c for c in unknown if c in self.df.columns] if unknown else []
+        unknown = [c for c in unknown if c not in own]
         if unknown:
             raise RecordError(
                 f"{self.sheet.name} has no column {', '.join(map(repr, unknown))}; "
@@ -198,7 +235,9 @@ class Table:
             )
         if raw.empty:
             return []
-        new = self._typed_records(raw.reset_index(drop=True))
+        new = self._typed_records(raw.drop(columns=own).reset_index(drop=True))
+        for column in own:
+            new[column] = raw[column].map(_user_value).to_numpy()
         now = pd.Timestamp(self.book.now())
         if self.sheet.id_prefix and not keep_ids:
             new["id"] = None
@@ -233,17 +272,21 @@ class Table:
 
     def update(self, key: str, **values: object) -> None:
         """Change fields of one record; the change is validated and logged."""
-        unknown = [c for c in values if not self.sheet.has(c)]
+        own = [c for c in values if not self.sheet.has(c) and c in self.df.columns]
+        unknown = [c for c in values if not self.sheet.has(c) and c not in own]
         if unknown or "id" in values:
             bad = unknown or ["id"]
             raise RecordError(f"cannot set {', '.join(bad)} on {self.sheet.name}")
         position = self._position(key)
         frame = self.df
         current = frame.loc[[position]].reset_index(drop=True)
-        given = self._typed_records(pd.DataFrame([values]), defaults=False)
+        fields = {k: v for k, v in values.items() if k not in own}
+        given = self._typed_records(pd.DataFrame([fields]), defaults=False)
         candidate = current.copy()
-        for name in values:
+        for name in fields:
             candidate[name] = given[name].astype(candidate[name].dtype, errors="ignore")
+        for name in own:
+            candidate[name] = pd.Series([_user_value(values[name])], dtype=object)
         if self.sheet.has("updated"):
             candidate["updated"] = pd.Timestamp(self.book.now())
         self._check(candidate, is_new=False, ignore_key=key)
@@ -365,6 +408,7 @@ class Table:
                 rows.iloc[-n:] = list(range(last_row - n + 1, last_row + 1))
                 self._typed.rows = rows
         self._new, self._rewrite, self._pending_append = [], False, 0
+        self._added_columns = []
         self._stored_keys = None
         self._remember_stored()
 
@@ -409,6 +453,13 @@ def _append(typed: TypedSheet, new: pd.DataFrame) -> tuple[pd.DataFrame, pd.Seri
         [typed.rows.astype(object), pd.Series([None] * len(new), index=new.index, dtype=object)]
     )
     return frame, rows
+
+
+def _user_value(value: object) -> object:
+    """A value for a user's own column: text trimmed, nothing for blanks, others as given."""
+    if isinstance(value, str):
+        return value.strip() or None
+    return None if _missing(value) else value
 
 
 def _missing(value: object) -> bool:

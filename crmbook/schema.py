@@ -11,6 +11,10 @@ from dataclasses import dataclass, field
 
 SCHEMA_VERSION = 2
 EXCEL_MAX_ROWS = 1_048_576
+# A birthday known without its year (phones and Google Contacts allow that) is stored in this
+# year: the first leap year an Excel date can hold, so 29 February fits. No age is shown for
+# it, and contact exports write it without a year again.
+BIRTHDAY_WITHOUT_YEAR = 1904
 
 # What each schema version brought. A workbook of an older version is upgraded in place on
 # its next save: the sheets and columns it lacks are added, nothing is removed or renamed.

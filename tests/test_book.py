@@ -697,3 +697,23 @@ def test_libreoffice_reads_the_customers_sheet_the_same(new_book, tmp_path):
         assert theirs["consent_email"] == str(record["consent_email"]).upper()
         assert int(theirs["contact_every_days"]) == record["contact_every_days"]
         assert theirs["stage"] == "loyal"
+
+
+def test_a_column_of_ones_own_is_added_filled_and_kept(tmp_path):
+    book = crmbook.create(tmp_path / "crm.xlsx", user="tester")
+    first = book.customers.add(name="Anna", email="anna@example.com")
+    book.save()
+    book = crmbook.open(book.path)
+    book.customers.add_column("other_emails")
+    second = book.customers.add(name="Boris", other_emails="b@home.example (home)")
+    book.customers.update(first, other_emails="a@home.example")
+    with pytest.raises(crmbook.errors.CrmbookError, match="cannot be a column of your own"):
+        book.customers.add_column("E-mail")
+    book.save()
+    again = crmbook.open(book.path).customers.df.set_index("id")
+    assert again.loc[first, "other_emails"] == "a@home.example"
+    assert again.loc[second, "other_emails"] == "b@home.example (home)"
+    sheet = openpyxl.load_workbook(book.path)["Customers"]  # an independent reader
+    last = sheet.cell(1, sheet.max_column)
+    assert last.value == "other_emails"
+    assert sheet.tables["Customers"].ref.endswith(f"{last.column_letter}3")

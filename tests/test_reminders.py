@@ -380,3 +380,14 @@ def test_reminders_command_as_csv_and_for_nobody(shop):
     nobody = run("reminders", shop, "--today", TODAY, "--owner", "Nobody Here")
     assert nobody.exit_code == 0
     assert nobody.output == "No reminders up to 2026-03-17.\n"
+
+
+def test_a_birthday_without_its_year_shows_no_age():
+    customers = pd.DataFrame(
+        {
+            "id": ["C-000001", "C-000002"],
+            "birthday": pd.to_datetime(["1904-06-16", "1980-06-17"]),
+        }
+    )
+    found = birthday_reminders(customers, None, dt.date(2026, 6, 15), days=7)
+    assert sorted(found["what"]) == ["birthday", "turns 46"]

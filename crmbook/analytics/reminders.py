@@ -17,6 +17,7 @@ import pandas as pd
 
 from crmbook.analytics._frames import attach_customer, day, last_when, next_yearly
 from crmbook.analytics.history import end_of
+from crmbook.schema import BIRTHDAY_WITHOUT_YEAR
 
 KINDS = ("task", "follow-up", "birthday", "anniversary", "contact-due")
 COLUMNS = ("when", "kind", "customer_id", "customer", "owner", "what", "overdue_days")
@@ -102,29 +103,28 @@ def birthday_reminders(
     parts = []
     when = next_yearly(customers["birthday"], start)
     hit = when <= start + pd.Timedelta(days=days)
-    age = when[hit].dt.year - customers["birthday"][hit].dt.year
+    born = customers["birthday"][hit]
     parts.append(
-        _reminder(
-            "birthday", when[hit], customers["id"][hit], None, "turns " + age.astype(str), start
-        )
+        _reminder("birthday", when[hit], customers["id"][hit], None, _turns(when[hit], born), start)
     )
     if contacts is not None and len(contacts):
         when = next_yearly(contacts["birthday"], start)
         hit = when <= start + pd.Timedelta(days=days)
-        age = when[hit].dt.year - contacts["birthday"][hit].dt.year
         role = contacts["role"][hit].fillna("").astype(str)
         who = contacts["name"][hit].astype(str) + role.where(role == "", ", " + role)
+        turns = _turns(when[hit], contacts["birthday"][hit])
         parts.append(
             _reminder(
-                "birthday",
-                when[hit],
-                contacts["customer_id"][hit],
-                None,
-                who + " turns " + age.astype(str),
-                start,
+                "birthday", when[hit], contacts["customer_id"][hit], None, who + " " + turns, start
             )
         )
     return pd.concat(parts, ignore_index=True)
+
+
+def _turns(when: pd.Series, born: pd.Series) -> pd.Series:
+    """ "turns 40", or "birthday" when only the day is known (stored in BIRTHDAY_WITHOUT_YEAR)."""
+    age = "turns " + (when.dt.year - born.dt.year).astype(str)
+    return age.where(born.dt.year != BIRTHDAY_WITHOUT_YEAR, "birthday")
 
 
 def anniversary_reminders(customers: pd.DataFrame, today: dt.date, days: int = 7) -> pd.DataFrame:

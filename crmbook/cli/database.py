@@ -1,4 +1,4 @@
-"""Moving a business between a workbook and a database: migrate, export."""
+"""Moving a business from a workbook into a database: migrate (export brings it back)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from crmbook.errors import CrmbookError
 from crmbook.storage import is_database_url
 
 
-def _copy(source, target, force: bool) -> None:
+def copy_with_progress(source, target, force: bool) -> None:
+    """Copy a whole book to a workbook or database, showing a progress bar per sheet."""
     from crmbook.storage.copy import copy_book
 
     columns = (
@@ -56,18 +57,4 @@ def migrate(file: Path, database: str, force: bool) -> None:
     """
     if not is_database_url(database):
         raise CrmbookError(f"{database} is not a database URL (sqlite:///... or postgresql://...)")
-    _copy(crmbook.open(file), database, force)
-
-
-@main.command()
-@click.argument("database", metavar="URL", type=Location())
-@click.argument("out", metavar="FILE", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--force", is_flag=True, help="overwrite FILE if it exists")
-@handle_errors
-def export(database: str, out: Path, force: bool) -> None:
-    """Write the crmbook database at URL (or another workbook) into a new workbook FILE.
-
-    The workbook is an ordinary crmbook workbook, to mail or to keep working in Excel;
-    migrating it back gives the same records.
-    """
-    _copy(crmbook.open(database), out, force)
+    copy_with_progress(crmbook.open(file), database, force)

@@ -14,6 +14,7 @@ import crmbook
 from crmbook.cli import main
 from crmbook.cli.common import FILE, emit, handle_errors, output_option
 from crmbook.errors import CrmbookError
+from crmbook.sharing.contact_export import FORMATS as CONTACT_FORMATS
 
 
 @main.command()
@@ -124,13 +125,19 @@ def resolve(file: Path, take: str | None, user: str | None, force: bool) -> None
 
 @main.command(name="import")
 @FILE
-@click.argument("source", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
 @click.option("--into", default="customers", show_default=True, help="the sheet to import into")
 @click.option(
     "--map",
     "maps",
     multiple=True,
     help="COLUMN=field: map a source column (overrides the guess; field '-' skips it)",
+)
+@click.option(
+    "--keep",
+    multiple=True,
+    metavar="COLUMN",
+    help="keep a source column as a column of your own in the sheet (a workbook only)",
 )
 @click.option("--yes", is_flag=True, help="write without asking")
 @click.option(
@@ -147,58 +154,64 @@ def import_(
     source: Path,
     into: str,
     maps: tuple[str, ...],
+    keep: tuple[str, ...],
     yes: bool,
     dayfirst: bool,
     user: str | None,
     force: bool,
 ) -> None:
-    """Import records from a CSV or Excel export, updating matches instead of duplicating.
+    """Import records from a CSV or Excel export or vCards, updating matches instead of duplicating.
 
-    Columns are mapped by their headers (E-Mail, Telefon, Naam, Vorname + Nachname...);
-    every row is checked; customers already in FILE (same email or phone, or a very similar
-    name at the same company) are updated. Nothing is written while errors remain, or
-    unless you confirm (or give --yes).
+    SOURCE is a CSV or .xlsx, a .vcf file, or a folder or zip of .vcf files. The exports of
+    Google Contacts, Outlook (English, German, Dutch, Italian), Thunderbird, HubSpot and
+    Mailchimp are recognised by their headers; other files are mapped by their headers
+    (E-Mail, Telefon, Naam, Vorname + Nachname...). Every row is checked; customers already in
+    FILE (same email or phone, or a very similar name at the same company) are updated.
+    Nothing is written while errors remain, or unless you confirm (or give --yes).
     """
-    from crmbook.sharing.importer import apply_import, guess_mapping, plan_import, read_source
+    from crmbook.sharing.importer import apply_import, plan_import
+    from crmbook.sharing.sources import open_source, prepare
 
     book = crmbook.open(file, user=user, dayfirst=dayfirst)
     sheet = book.schema.sheet(into)
-    frame = read_source(source)
-    mapping = guess_mapping(list(frame.columns), sheet)
-    for item in maps:
-        column, sep, target = item.partition("=")
-        if not sep or column.strip() not in frame.columns:
-            raise CrmbookError(
-                f"--map {item!r}: give COLUMN=field with a column of {source.name}: "
-                + ", ".join(frame.columns)
-            )
-        mapping.pop(column.strip(), None)
-        if target.strip() != "-":
-            mapping = {c: f for c, f in mapping.items() if f != target.strip()}
-            mapping[column.strip()] = target.strip()
+    table = book.table(sheet.name)
+    opened = open_source(source)
+    ready = prepare(opened, sheet, maps, keep, table.keeps_user_columns)
+    if ready.keep and not table.keeps_user_columns:
+        raise CrmbookError("--keep needs a workbook: a database keeps only crmbook's columns")
     keys = {f.ref: book.table(f.ref).keys for f in sheet.fields if f.ref}
     plan = plan_import(
-        frame,
-        mapping,
+        ready.frame,
+        ready.mapping,
         sheet,
         book.schema,
-        book.table(sheet.name).df,
+        table.df,
         book.lists,
         keys,
         book.today(),
         source.name,
         dayfirst,
+        rows=ready.rows,
+        keep=ready.keep,
     )
-    shown = pd.DataFrame(
-        [{"column": c, "field": mapping.get(c, "(skipped)")} for c in frame.columns]
-    )
-    emit(shown, "table", title=f"{source.name} -> {sheet.name}")
+    if ready.preset:
+        click.echo(f"Recognised: {ready.preset}.")
+    emit(ready.columns, "table", title=f"{source.name} -> {sheet.name}")
+    if ready.empty:
+        click.echo(f"{ready.empty} empty column(s) of {source.name} hold nothing to import.")
+    if ready.note:
+        click.echo(f"{ready.preset}: {ready.note}.")
+    new_columns = [c for c in ready.keep if c not in table.df.columns]
+    if new_columns:
+        click.echo(f"New columns of your own in {sheet.name}: {', '.join(new_columns)}.")
     click.echo(
         f"{len(plan.new)} new, {len(plan.updates)} matching existing records "
         f"(updated, not duplicated), {len(plan.errors)} error(s)."
     )
     if plan.issues:
         issues = pd.DataFrame([dataclasses.asdict(i) for i in plan.issues])
+        if ready.places:
+            issues["row"] = issues["row"].map(lambda r: ready.places.get(r, r))
         emit(
             issues[["severity", "row", "column", "value", "message", "fix"]],
             "table",
@@ -213,6 +226,94 @@ def import_(
     added, updated = apply_import(book, plan, sheet)
     book.save(force=force)
     click.echo(f"Added {len(added)} and updated {len(updated)} {sheet.entity} record(s) in {file}")
+
+
+@main.command()
+@FILE
+@click.argument(
+    "out", metavar="[OUT]", required=False, type=click.Path(dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["workbook", *CONTACT_FORMATS]),
+    default="workbook",
+    show_default=True,
+    help="workbook: the whole book as a new workbook; vcard, google-csv, outlook-csv: the "
+    "customers for a phone, Google Contacts or Outlook",
+)
+@click.option("--segment", "saved", default=None, help="only the customers of this saved segment")
+@click.option(
+    "--rules",
+    multiple=True,
+    help="only the customers these segment rules select, e.g. --rules 'city=Berlin stage=loyal'",
+)
+@click.option(
+    "--out",
+    "out_option",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="the file to write (or give it as OUT)",
+)
+@click.option("--force", is_flag=True, help="overwrite the file if it exists")
+@handle_errors
+def export(
+    file: Path | str,
+    out: Path | None,
+    fmt: str,
+    saved: str | None,
+    rules: tuple[str, ...],
+    out_option: Path | None,
+    force: bool,
+) -> None:
+    """Write the book as a new workbook, or its customers as vCards or Google or Outlook CSV.
+
+    \b
+    crmbook export sqlite:///shop.db to-mail.xlsx          the whole book, as a workbook
+    crmbook export shop.xlsx --format vcard --segment Newsletter --out phone.vcf
+    crmbook export shop.xlsx --format google-csv --rules city=Berlin --out google.csv
+    crmbook export shop.xlsx --format outlook-csv --out outlook.csv
+
+    A workbook export holds every record, list and the change log; migrating it back gives
+    the same records. The contact formats hold every email and phone (other_emails,
+    other_phones too), birthdays (with or without year), tags, city, country and notes:
+    importing them again gives the same people.
+    """
+    target = out_option or out
+    if out_option and out and out_option != out:
+        raise CrmbookError(f"give the file to write once: {out} or --out {out_option}")
+    if target is None:
+        raise CrmbookError("give the file to write: crmbook export FILE OUT, or --out PATH")
+    if fmt == "workbook":
+        if saved or rules:
+            raise CrmbookError(
+                "a workbook export copies the whole book; for the customers of a segment use "
+                "--format vcard|google-csv|outlook-csv, or crmbook segment --xlsx PATH"
+            )
+        from crmbook.cli.database import copy_with_progress
+
+        copy_with_progress(crmbook.open(file), target, force)
+        return
+    from crmbook.analytics.segments import parse_rules, saved_rules, segment_customers
+    from crmbook.sharing.contact_export import FORMATS, export_contacts
+
+    if target.exists() and not force:
+        raise CrmbookError(f"{target} exists; choose another name or give --force")
+    book = crmbook.open(file)
+    frames = {
+        name: book.table(name).df for name in ("Customers", "Interactions", "Sales", "Segments")
+    }
+    parsed = parse_rules(saved_rules(frames["Segments"], saved)) if saved else []
+    parsed += parse_rules(list(rules))
+    customers = segment_customers(frames, parsed, book.today()) if parsed else frames["Customers"]
+    written = export_contacts(customers, fmt, target)
+    click.echo(f"Wrote {written.count:,} customers to {written.path} ({FORMATS[fmt]}).")
+    for kind, n in written.left_out.items():
+        click.echo(
+            f"{n} {kind} did not fit the format's columns (Outlook holds 3 emails and 8 phones); "
+            "use --format vcard or google-csv to take them all",
+            err=True,
+        )
 
 
 @main.command()

@@ -21,7 +21,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
 from crmbook.errors import CrmbookError
-from crmbook.schema import SCHEMA
+from crmbook.schema import BIRTHDAY_WITHOUT_YEAR, SCHEMA
 
 # Fields computed for every customer, beside the Customers columns.
 DERIVED_FIELDS = ("first_name", "last_name", "owner_first_name", "age", "today")
@@ -192,7 +192,7 @@ def customer_fields(customer: Mapping[str, object], today: dt.date) -> dict[str,
     if isinstance(owner, str):
         fields["owner_first_name"] = split_name(owner)[0]
     birthday = customer.get("birthday")
-    if not _missing(birthday):
+    if not _missing(birthday) and pd.Timestamp(birthday).year != BIRTHDAY_WITHOUT_YEAR:
         born = pd.Timestamp(birthday)
         fields["age"] = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
     return fields

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pandas as pd
 from rapidfuzz import fuzz
@@ -22,6 +21,7 @@ from rapidfuzz import fuzz
 from crmbook.analytics.find import fold, phone_digits
 from crmbook.errors import CrmbookError
 from crmbook.schema import Schema, Sheet
+from crmbook.sharing.contacts import keep_replaced, name_from_email
 from crmbook.validation import (
     ERROR,
     WARNING,
@@ -154,6 +154,7 @@ LAST_NAMES = (
     "familiya",
 )
 JOINED = "name (joined)"
+NAMED_FROM_EMAIL = "named_from_email"  # a column of ImportPlan.records, like row and match
 
 SIMILAR_NAME = 92  # rapidfuzz token_sort_ratio of folded names for "very similar"
 SIMILAR_COMPANY = 85
@@ -183,33 +184,6 @@ def guess_mapping(headers: list[str], sheet: Sheet) -> dict[str, str]:
     return mapping
 
 
-def read_source(path: str | os.PathLike) -> pd.DataFrame:
-    """A CSV (any common delimiter and encoding) or the first sheet of an .xlsx, as text."""
-    path = Path(path)
-    if not path.exists():
-        raise CrmbookError(f"{path} does not exist")
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        frame = pd.read_excel(path, dtype=object, engine="openpyxl")
-    else:
-        for encoding in ("utf-8-sig", "cp1252"):
-            try:
-                frame = pd.read_csv(
-                    path,
-                    sep=None,
-                    engine="python",
-                    dtype=str,
-                    encoding=encoding,
-                    keep_default_na=False,
-                )
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
-            raise CrmbookError(f"{path}: cannot read the text; save it as UTF-8 CSV")
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame
-
-
 @dataclass
 class ImportPlan:
     """What an import would do, shown before anything is written."""
@@ -218,6 +192,7 @@ class ImportPlan:
     issues: list[Issue]
     mapping: dict[str, str]
     skipped: list[str] = field(default_factory=list)
+    keep: list[str] = field(default_factory=list)  # source columns kept as the sheet's own
 
     @property
     def errors(self) -> list[Issue]:
@@ -260,17 +235,27 @@ def plan_import(
     today: dt.date,
     source_name: str = "source",
     dayfirst: bool = True,
+    rows: Sequence[int] | None = None,
+    keep: Sequence[str] = (),
 ) -> ImportPlan:
-    """Parse, check and match every source row; nothing is changed."""
+    """Parse, check and match every source row; nothing is changed.
+
+    `rows` says where each source record stands (default: CSV rows under a header); the
+    `keep` columns go into columns of the sheet's own, as they are.
+    """
     unknown = sorted({f for f in mapping.values() if f != JOINED and not sheet.has(f)})
     if unknown:
         raise CrmbookError(
             f"{sheet.name} has no field {', '.join(unknown)}; fields are {', '.join(sheet.columns)}"
         )
-    mapped = _mapped(source, mapping).replace("", None)
+    mapped = _mapped(source, mapping)
+    for column in keep:
+        mapped[column] = source[column]
+    mapped = mapped.replace("", None)
     blank = mapped.isna().all(axis=1)
+    where = source.index + 2 if rows is None else list(rows)
+    rows = pd.Series(where, index=source.index, dtype=object)[~blank]
     mapped = mapped[~blank]
-    rows = pd.Series(mapped.index + 2, index=mapped.index, dtype=object)
     checker = Checker(schema)
     columns = {}
     for f in sheet.fields:
@@ -287,6 +272,7 @@ def plan_import(
         if f.name not in typed:
             typed[f.name] = parse_column(f, pd.Series([None] * len(typed), dtype=object)).values
             typed[f.name].index = typed.index
+    named = _names_from_emails(typed, rows, checker, source_name) if sheet.has("email") else set()
     canonical_choices(typed, sheet, lists)
     full = Checker(schema)
     filled = typed.copy()
@@ -303,11 +289,38 @@ def plan_import(
     if sheet.key in typed and sheet.name != "Customers":
         known = set(existing[sheet.key].dropna().astype(str))
         typed["match"] = typed[sheet.key].map(lambda k: k if str(k) in known else None)
+    for column in keep:
+        typed[column] = mapped[column]
     typed["row"] = rows
+    typed[NAMED_FROM_EMAIL] = typed.index.isin(named)
     if sheet.name == "Customers":
         issues += _repeated_in_source(typed, source_name)
-    skipped = [c for c in source.columns if c not in mapping]
-    return ImportPlan(typed, checker.issues + issues, mapping, skipped)
+    skipped = [c for c in source.columns if c not in mapping and c not in keep]
+    return ImportPlan(typed, checker.issues + issues, mapping, skipped, list(keep))
+
+
+def _names_from_emails(
+    records: pd.DataFrame, rows: pd.Series, checker: Checker, source_name: str
+) -> set:
+    """A record with an email but no name (a newsletter list) is named after the address.
+
+    Returns the records so named: an existing customer they match keeps the name it has.
+    """
+    nameless = records["name"].isna() & records["email"].notna()
+    for index in records.index[nameless]:
+        name = name_from_email(str(records.at[index, "email"]))
+        records.at[index, "name"] = name
+        checker.add(
+            "name-from-email",
+            WARNING,
+            source_name,
+            rows[index],
+            "name",
+            name,
+            "no name: named after the email",
+            "correct the name later in the workbook if it is not right",
+        )
+    return set(records.index[nameless])
 
 
 def _repeated_in_source(records: pd.DataFrame, source_name: str) -> list[Issue]:
@@ -377,13 +390,30 @@ def match_existing(records: pd.DataFrame, customers: pd.DataFrame) -> pd.Series:
 def apply_import(book, plan: ImportPlan, sheet: Sheet) -> tuple[list[str], list[str]]:
     """Add the new records and update the matched ones with the values the source has."""
     fields = [f for f in dict.fromkeys(plan.mapping.values()) if f != JOINED]
-    if JOINED in plan.mapping.values():
+    if JOINED in plan.mapping.values() or "name-from-email" in {i.code for i in plan.issues}:
         fields.append("name")
     table = book.table(sheet.name)
+    for column in plan.keep:
+        if column not in table.df.columns:
+            table.add_column(column)
+    fields = list(dict.fromkeys([*fields, *plan.keep]))
+    tags = [f for f in fields if sheet.has(f) and sheet.field(f).type == "tags"]
     updated = []
     for _, r in plan.updates.iterrows():
         values = {f: r[f] for f in fields if f != sheet.key and not _missing(r[f])}
+        if r[NAMED_FROM_EMAIL]:
+            values.pop("name", None)
         current = table.get(r["match"])
+        for name in tags:  # tags from the source are added to the customer's own
+            if name in values:
+                values[name] = _joined_tags(current.get(name), values[name])
+        if sheet.name == "Customers":
+            values = keep_replaced(current, values)
+            for column in [c for c in values if not sheet.has(c) and c not in current]:
+                if table.keeps_user_columns:
+                    table.add_column(column)
+                else:  # a database: the change log keeps the value replaced
+                    values.pop(column)
         changed = {f: v for f, v in values.items() if _missing(current.get(f)) or current[f] != v}
         if changed:
             table.update(r["match"], **changed)
@@ -395,6 +425,11 @@ def apply_import(book, plan: ImportPlan, sheet: Sheet) -> tuple[list[str], list[
     ]
     added = table.add_many(rows) if rows else []
     return added, updated
+
+
+def _joined_tags(current: object, new: str) -> str:
+    words = [] if _missing(current) else str(current).split(",")
+    return ", ".join(dict.fromkeys(w.strip() for w in [*words, *new.split(",")] if w.strip()))
 
 
 def _missing(value: object) -> bool:

@@ -45,6 +45,8 @@ class Storage(ABC):
     # True when the store keeps the id counters and refuses a second record with an id (a
     # database): reading a sheet then need not scan its ids for numbers typed by hand.
     guards_ids: bool = False
+    # True when a sheet keeps columns of the user's own beside the schema's (a workbook)
+    user_columns: bool = False
 
     @property
     @abstractmethod

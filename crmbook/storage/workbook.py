@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 class WorkbookStorage(Storage):
     kind = "workbook"
     row_limit = EXCEL_MAX_ROWS
+    user_columns = True
 
     def __init__(self, path: Path, schema: Schema):
         self._path = Path(path)
@@ -167,12 +168,15 @@ class WorkbookStorage(Storage):
         """A changed table as the writer takes it: the whole sheet again, or rows to append."""
         if table._rewrite:
             typed = table.typed
+            added = table._added_columns
             return SheetChange(
                 "rewrite",
                 _for_writing(book, table, typed.frame, typed.layout),
                 typed.header_row,
                 number_formats(table.sheet, typed.layout),
                 typed.rows.tolist(),
+                added_columns=list(added) or None,
+                added_widths=[max(12.0, len(c) + 4.0) for c in added] or None,
             )
         if table._new or table._pending_append:
             new = pd.concat(table._new, ignore_index=True) if table._new else pd.DataFrame()
