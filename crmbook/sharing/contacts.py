@@ -13,6 +13,7 @@ A birthday without its year is stored in BIRTHDAY_WITHOUT_YEAR and written back 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -50,6 +51,7 @@ class Contact:
     fields: dict[str, object] = field(default_factory=dict)  # other Customers fields as given
 
 
+@functools.lru_cache(maxsize=1024)  # a file holds a few labels, each on many rows
 def label(text: object) -> str:
     """A label as one plain word: '* Work' -> work, 'CELL' -> mobile, '_$!<Other>!$_' -> other."""
     word = re.sub(r"^[*\s]+|_\$!<|>!\$_", "", str(text or "")).strip()

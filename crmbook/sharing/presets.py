@@ -394,9 +394,12 @@ def read_contacts(frame: pd.DataFrame, preset: Preset, rows: Iterable[int]) -> l
     emails, phones = preset.emails.found(headers), preset.phones.found(headers)
     birthdays = [frame[c] for c in preset.birthday if c in frame]
     order = date_order(birthdays[0], preset.date_order) if len(birthdays) == 1 else "ymd"
+    read = frame[list(preset.targets(headers))]  # a wide export: only the columns it reads
+    names = list(read.columns)
+    cells = read.apply(lambda c: c.astype("string").str.strip()).to_numpy(object, na_value=None)
     out = []
-    for row, record in zip(rows, frame.to_dict("records"), strict=True):
-        cell = {k: _clean(v) for k, v in record.items()}
+    for row, record in zip(rows, cells, strict=True):
+        cell = {k: v for k, v in zip(names, record, strict=True) if v}  # the filled cells
         fields = {name: _first(cell, columns) for name, columns in preset.fields.items()}
         for name, meaning in preset.meanings.items():
             value = fields.get(name)
@@ -418,13 +421,6 @@ def read_contacts(frame: pd.DataFrame, preset: Preset, rows: Iterable[int]) -> l
         )
         out.append(contact)
     return out
-
-
-def _clean(value: object) -> str | None:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return None
-    text = str(value).strip()
-    return text or None
 
 
 def _fold(text: str) -> str:

@@ -304,16 +304,10 @@ def _report(
     """Each source column holding values: how many, and what becomes of them."""
     rows, empty = [], 0
     for column in frame.columns:
-        values = int(frame[column].map(_filled).sum())
+        values = int(frame[column].astype("string").str.strip().fillna("").ne("").sum())
         if not values:
             empty += 1
             continue
         target = becomes.get(column) or ("kept as its own column" if column in keep else SKIPPED)
         rows.append({"column": column, "values": values, "becomes": target})
     return pd.DataFrame(rows, columns=["column", "values", "becomes"]), empty
-
-
-def _filled(value: object) -> bool:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return False
-    return bool(str(value).strip())
