@@ -232,7 +232,7 @@ def prepare(
         out[column] = frame[column].replace("", None)
     mapping = {c: c for c in out.columns if sheet.has(c)}
     kept = [c for c in out.columns if not sheet.has(c)]
-    note = ", ".join(f"{k} = {v}" for k, v in preset.constants.items()) or None
+    given_to_all = ", ".join(f"{k} = {v}" for k, v in preset.constants.items())
     columns, empty = _report(frame, becomes, keep)
     return Prepared(
         out,
@@ -242,7 +242,7 @@ def prepare(
         preset.name,
         columns,
         empty,
-        note=note and (f"every record: {note}"),
+        note=f"every record: {given_to_all}" if given_to_all else None,
     )
 
 
