@@ -13,7 +13,12 @@ import crmbook
 from crmbook.recent import demo_workbook, recent_workbooks, remember_workbook
 from crmbook.widgets.customers import CustomersView
 from crmbook.widgets.reminders import RemindersView
-from crmbook.widgets.shell import APP_WORKBOOK_VARIABLE, SECTIONS, owner_app
+from crmbook.widgets.shell import (
+    APP_FOLDER_VARIABLE,
+    APP_WORKBOOK_VARIABLE,
+    SECTIONS,
+    owner_app,
+)
 
 pytest_plugins = ["widget_support"]  # the shop fixtures
 
@@ -24,6 +29,7 @@ def own_folders(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.delenv(APP_WORKBOOK_VARIABLE, raising=False)
+    monkeypatch.delenv(APP_FOLDER_VARIABLE, raising=False)
 
 
 def app(location=None):
@@ -70,9 +76,10 @@ def test_a_workbook_that_cannot_be_read_is_said_on_the_start_page(tmp_path):
     assert view.start.alert.kind == "error" and "broken.xlsx" in view.start.alert.text
 
 
-def test_a_new_workbook_is_created_and_opened(tmp_path):
+def test_a_new_workbook_is_created_and_opened(tmp_path, monkeypatch):
+    monkeypatch.setenv(APP_FOLDER_VARIABLE, str(tmp_path))  # where `crmbook app` started
     view = app()
-    view.start.new_path.value = str(tmp_path / "my shop")
+    view.start.new_path.value = "my shop"
     view.start.create_button.click()
     created = tmp_path / "my shop.xlsx"
     assert view.start.alert.kind == "", view.start.alert.text
@@ -156,3 +163,18 @@ def test_the_app_works_on_a_database(shop, tmp_path):
     new.save_button.click()
     assert new.alert.kind == "success", new.alert.text
     assert "Database Customer" in set(crmbook.open(url).customers.df["name"])
+
+
+def test_a_section_that_fails_says_so_in_the_alert(shop, monkeypatch):
+    import crmbook.widgets.shell as shell
+
+    def broken(session):
+        raise crmbook.CrmbookError("the Segments sheet has a rule crmbook cannot read")
+
+    monkeypatch.setitem(shell.SECTIONS, "Segments", broken)
+    view = app(shop)
+    view.nav.value = "Segments"
+    assert view.alert.kind == "error" and "cannot read" in view.alert.text
+    assert "Segments" not in view.sections
+    view.nav.value = "Sources"
+    assert view.alert.kind == "" and view.body.children == (view.sections["Sources"],)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from traitlets.config import Config
 
-from crmbook.widgets.shell import APP_WORKBOOK_VARIABLE
+from crmbook.widgets.shell import APP_FOLDER_VARIABLE, APP_WORKBOOK_VARIABLE
 
 NOTEBOOK = Path(__file__).with_name("app.ipynb")
 HOST = "127.0.0.1"
@@ -44,10 +44,11 @@ def serve(
     from tornado.ioloop import IOLoop
     from voila.app import Voila
 
-    if location:
-        os.environ[APP_WORKBOOK_VARIABLE] = location  # the kernels inherit it
+    if location:  # the kernels inherit the server's environment
+        os.environ[APP_WORKBOOK_VARIABLE] = location
     else:
         os.environ.pop(APP_WORKBOOK_VARIABLE, None)
+    os.environ[APP_FOLDER_VARIABLE] = os.getcwd()  # the kernels run in the notebook's folder
     port = free_port()
     token = secrets.token_urlsafe(24)
     server = Voila(config=_config(port, token))

@@ -31,6 +31,7 @@ from crmbook.widgets.segments import segments
 from crmbook.widgets.session import NO_STEPS, Session, Steps
 
 APP_WORKBOOK_VARIABLE = "CRMBOOK_APP_WORKBOOK"  # set by `crmbook app FILE` for its pages
+APP_FOLDER_VARIABLE = "CRMBOOK_APP_FOLDER"  # where `crmbook app` was started
 
 
 def _pipeline(session: Session) -> widgets.Widget:
@@ -81,10 +82,18 @@ class ShellModel:
     """The workbook the app works on (`session`; None until one is chosen) and the ones
     opened lately (`recent`).
 
-    `today` fixes the day the pages count from (tests); by default it is the real day.
+    A path typed without its folder is taken in `folder`. `today` fixes the day the pages
+    count from (tests); by default it is the real day.
     """
 
-    def __init__(self, *, user: str | None = None, today: dt.date | None = None):
+    def __init__(
+        self,
+        *,
+        folder: str | os.PathLike | None = None,
+        user: str | None = None,
+        today: dt.date | None = None,
+    ):
+        self.folder = Path(folder) if folder else Path.home()
         self.user = user
         self.today = today
         self.session: Session | None = None
@@ -97,7 +106,7 @@ class ShellModel:
             raise CrmbookError("Type the path of a workbook (or a database URL) first.")
         if is_database_url(text):
             return self._use(Session(text, user=self.user, today=self.today, steps=steps))
-        path = Path(text).expanduser()
+        path = self._path(text)
         if path.is_dir():
             raise CrmbookError(f"{path} is a folder: type the path of a workbook file in it.")
         if not path.exists():
@@ -112,7 +121,7 @@ class ShellModel:
         if not text:
             raise CrmbookError("Type where the new workbook should go, e.g. ~/shop.xlsx.")
         if not is_database_url(text):
-            path = Path(text).expanduser()
+            path = self._path(text)
             if path.suffix.lower() != ".xlsx":
                 path = path.with_name(path.name + ".xlsx")
             if not path.parent.is_dir():
@@ -132,6 +141,10 @@ class ShellModel:
         today = self.today or dt.date.today()
         build_demo_book(path, today=today, overwrite=True).close()
         return self.open(path, steps)
+
+    def _path(self, text: str) -> Path:
+        path = Path(text).expanduser()
+        return path if path.is_absolute() else self.folder / path
 
     def _use(self, session: Session) -> Session:
         if self.session is not None:
@@ -236,6 +249,7 @@ class ShellView(widgets.VBox):
     def __init__(self, model: ShellModel):
         self.model = model
         self.alert = Alert()
+        self.progress = ProgressBar()
         self.title = widgets.HTML(layout={"flex": "1"})
         self.switch_button = widgets.Button(
             description="Open another workbook", icon="folder-open", layout={"width": "auto"}
@@ -293,8 +307,13 @@ class ShellView(widgets.VBox):
         if name is None:
             return
         self.alert.clear()
-        if name not in self.sections:
-            self.sections[name] = SECTIONS[name](self.model.session)
+        if name not in self.sections:  # the page shows this while the section is built
+            self.body.children = [self.progress]
+            self.progress.busy(f"Opening {name}…")
+            try:
+                self.sections[name] = SECTIONS[name](self.model.session)
+            finally:
+                self.progress.done("")
         self.body.children = [self.sections[name]]
 
 
@@ -305,8 +324,9 @@ def owner_app(
     today: dt.date | None = None,
 ) -> ShellView:
     """The app `crmbook app` serves: on `location`, else on $CRMBOOK_APP_WORKBOOK, else on
-    the workbook opened last; the start page when there is none or it cannot be opened."""
-    model = ShellModel(user=user, today=today)
+    the workbook opened last; the start page when there is none or it cannot be opened.
+    Paths typed without a folder are in $CRMBOOK_APP_FOLDER (else the home folder)."""
+    model = ShellModel(folder=os.environ.get(APP_FOLDER_VARIABLE), user=user, today=today)
     chosen = location or os.environ.get(APP_WORKBOOK_VARIABLE) or last_workbook()
     problem = ""
     if chosen:
