@@ -49,7 +49,7 @@ def main(path: Path = DEFAULT) -> int:
             frames, today - dt.timedelta(days=365), today, today=today
         ),
         "activity report": lambda: activity_report(frames, today),
-        "pipeline report": lambda: pipeline_report(frames),
+        "pipeline report": lambda: pipeline_report(frames, today),
     }
     return time_jobs(path, frames, loaded, today, jobs)
 

@@ -27,7 +27,15 @@ from crmbook.analytics.sources import source_effectiveness
 Reports = dict[str, dict[str, pd.DataFrame]]
 
 SOURCES, PIPELINE, ACTIVITY = "Sources", "Pipeline", "Activity"
-MONEY = {"cost", "revenue", "amount", "weighted", "cost_per_acquired", "revenue_per_acquired"}
+MONEY = {
+    "cost",
+    "revenue",
+    "amount",
+    "weighted",
+    "expected",
+    "cost_per_acquired",
+    "revenue_per_acquired",
+}
 PERCENT = {"conversion_rate", "roi", "success_rate", "probability", "share", "share_of_closed"}
 _COLORS = {
     "cost": "#C0504D",
@@ -55,7 +63,7 @@ def build_reports(
         SOURCES: {
             "source effectiveness": source_effectiveness(frames, date_from, date_to, today=today)
         },
-        PIPELINE: pipeline_report(frames, probabilities),
+        PIPELINE: pipeline_report(frames, today, probabilities),
         ACTIVITY: activity_report(frames, today, weeks),
     }
 
@@ -195,6 +203,22 @@ def _charts(book, placed: dict[tuple[str, str], _Placed], widths: dict[str, int]
         chart.set_title({"name": "Pipeline by stage"})
         chart.set_y_axis({"num_format": "#,##0"})
         charts.append(chart)
+    months = placed.get((PIPELINE, "forecast"))
+    if months:
+        chart = book.add_chart({"type": "column"})
+        for column, color in (("amount", "revenue"), ("expected", "weighted")):
+            chart.add_series(
+                {
+                    "name": "Open amount" if column == "amount" else "Expected revenue",
+                    "categories": months.ref("month"),
+                    "values": months.ref(column),
+                    "fill": {"color": _COLORS[color]},
+                }
+            )
+        chart.set_title({"name": "Forecast: expected revenue per month"})
+        chart.set_x_axis({"date_axis": False, "num_format": "mmm yyyy"})
+        chart.set_y_axis({"num_format": "#,##0"})
+        charts.append(chart)
     ladder = placed.get((PIPELINE, "loyalty ladder"))
     if ladder:
         chart = book.add_chart({"type": "bar"})
@@ -288,7 +312,7 @@ SOURCE_METRICS = {
 
 def write_png_charts(reports: Reports, folder: str | os.PathLike, subtitle: str = "") -> list[Path]:
     """PNG charts a person can look at: sources by ROI, cost vs revenue, the loyalty-ladder
-    funnel, pipeline by stage, meetings per week with their success rate."""
+    funnel, pipeline by stage, the forecast, meetings per week with their success rate."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     charts = []
@@ -302,6 +326,9 @@ def write_png_charts(reports: Reports, folder: str | os.PathLike, subtitle: str 
     stages = reports.get(PIPELINE, {}).get("deals by stage")
     if stages is not None and not stages.empty:
         charts.append(("pipeline_by_stage.png", pipeline_figure(stages, subtitle)))
+    months = reports.get(PIPELINE, {}).get("forecast")
+    if months is not None and not months.empty:
+        charts.append(("forecast.png", forecast_figure(months, subtitle)))
     weekly = reports.get(ACTIVITY, {}).get("meetings per week")
     if weekly is not None and not weekly.empty:
         charts.append(("meetings_per_week.png", meetings_figure(weekly, subtitle)))
@@ -411,6 +438,38 @@ def pipeline_figure(stages: pd.DataFrame, subtitle: str = ""):
     ax.legend()
     _tidy(ax)
     return _titled(fig, "Pipeline by stage", subtitle)
+
+
+def forecast_figure(months: pd.DataFrame, subtitle: str = ""):
+    """Per month: the open amount expected to close, and that amount weighted by each deal's
+    stage probability (the expected revenue), labelled with the expected figure."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter
+
+    fig = Figure(figsize=(9, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    x = np.arange(len(months))
+    ax.bar(x - 0.2, months["amount"], width=0.4, color=_COLORS["revenue"], label="open amount")
+    bars = ax.bar(
+        x + 0.2,
+        months["expected"],
+        width=0.4,
+        color=_COLORS["weighted"],
+        label="expected revenue (amount x stage probability)",
+    )
+    ax.bar_label(bars, labels=[f"{v:,.0f}" for v in months["expected"]], padding=2, fontsize=9)
+    ax.set_xticks(
+        x,
+        [
+            f"{m:%b %Y}\n({n:,} deals)"
+            for m, n in zip(months["month"], months["deals"], strict=True)
+        ],
+    )
+    ax.yaxis.set_major_formatter(FuncFormatter(_money))
+    ax.legend(frameon=False)
+    ax.margins(y=0.12)
+    _tidy(ax)
+    return _titled(fig, "Forecast: expected revenue per month", subtitle)
 
 
 def meetings_figure(weekly: pd.DataFrame, subtitle: str = ""):

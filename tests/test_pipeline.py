@@ -1,10 +1,15 @@
 """The pipeline on a handful of deals whose right answers are written out."""
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
+import pytest
 
 from crmbook.analytics.pipeline import (
+    board,
     deals_by_stage,
+    forecast,
     lost_reasons,
     lost_to_competitors,
     loyalty_ladder,
@@ -12,6 +17,8 @@ from crmbook.analytics.pipeline import (
     won_lost,
 )
 from crmbook.schema import SCHEMA
+
+TODAY = dt.date(2026, 3, 15)
 
 
 def table(sheet: str, *rows: dict) -> pd.DataFrame:
@@ -128,11 +135,83 @@ def test_loyalty_ladder_in_ladder_order():
 
 
 def test_pipeline_report_tables():
-    report = pipeline_report({"Deals": DEALS, "Customers": table("Customers")})
+    report = pipeline_report({"Deals": DEALS, "Customers": table("Customers")}, TODAY)
     assert list(report) == [
         "deals by stage",
+        "forecast",
         "won and lost",
         "lost reasons",
         "lost to competitors",
         "loyalty ladder",
     ]
+
+
+def dated(n, stage, amount, expected, **more):
+    return {**deal(n, stage, amount), "expected_close": expected, **more}
+
+
+def test_forecast_weighs_open_deals_by_stage_in_the_month_they_close():
+    deals = table(
+        "Deals",
+        dated(1, "new", 1000, "2026-03-20"),  # this month: 10%
+        dated(2, "qualified", 2000, "2026-01-10"),  # slipped: counts in this month, 25%
+        dated(3, "proposal", 4000, "2026-05-02"),  # May: 50%
+        dated(4, "negotiation", 8000, "2026-09-01"),  # after the six months shown
+        dated(5, "won", 5000, "2026-04-01"),  # closed: revenue, not forecast
+        dated(6, "lost", 5000, "2026-04-01"),
+        dated(7, "proposal", 3000, None),  # no expected close
+        dated(8, "proposal", None, "2026-04-30"),  # no amount yet
+        dated(9, "on hold", 700, "2026-04-10"),  # a stage typed by hand: no probability
+    )
+    months = forecast(deals, TODAY)
+    assert months["month"].dt.strftime("%Y-%m").tolist() == [
+        "2026-03",
+        "2026-04",
+        "2026-05",
+        "2026-06",
+        "2026-07",
+        "2026-08",
+    ]
+    assert months["deals"].tolist() == [2, 2, 1, 0, 0, 0]
+    assert months["amount"].tolist() == [3000.0, 700.0, 4000.0, 0.0, 0.0, 0.0]
+    assert months["expected"].tolist() == [600.0, 0.0, 2000.0, 0.0, 0.0, 0.0]
+    longer = forecast(deals, TODAY, {"negotiation": 0.9, "on hold": 0.5}, months=7)
+    assert longer["expected"].tolist() == [600.0, 350.0, 2000.0, 0.0, 0.0, 0.0, 7200.0]
+
+
+def test_forecast_of_no_deals_is_zero_per_month():
+    months = forecast(table("Deals"), TODAY, months=2)
+    assert months["deals"].tolist() == [0, 0] and months["expected"].tolist() == [0.0, 0.0]
+    assert forecast(table("Deals"), TODAY, months=0).empty
+
+
+CUSTOMERS = table(
+    "Customers",
+    {"id": "C-000001", "name": "Olga Ivanova", "owner": "Anna"},
+    {"id": "C-000002", "name": "דוד כהן", "owner": "Tom"},
+)
+
+
+def test_board_cards_say_who_what_how_much_and_how_old():
+    deals = table(
+        "Deals",
+        dated(1, "new", 1000, "2026-04-01", opened="2026-03-01", owner="Tom"),
+        dated(2, "new", 9000, "2026-03-01", opened="2026-02-13", customer_id="C-000002"),
+        dated(3, "won", 5000, "2026-02-01", opened="2026-01-01", closed="2026-02-03"),
+        dated(4, "lost", 700, "2026-02-01", opened="2026-01-01", closed="2026-03-01"),
+        dated(5, "new", None, None, opened=None),
+    )
+    cards = board(deals, CUSTOMERS, TODAY)
+    assert cards["id"].tolist() == ["D-000002", "D-000001", "D-000005", "D-000004", "D-000003"]
+    first = cards.iloc[0]
+    assert first["customer"] == "דוד כהן" and first["title"] == "Deal 2"
+    assert first["owner"] == "Tom"  # the customer's, the deal names none
+    assert first["age_days"] == 30 and bool(first["overdue"])
+    assert not cards.set_index("id").loc["D-000001", "overdue"]
+    assert pd.isna(cards.set_index("id").loc["D-000005", "age_days"])
+    soonest = board(deals, CUSTOMERS, TODAY, order="expected_close")
+    assert soonest["id"].tolist()[:3] == ["D-000002", "D-000001", "D-000005"]
+    toms = board(deals, CUSTOMERS, TODAY, owner=" tom ")
+    assert toms["id"].tolist() == ["D-000002", "D-000001"]
+    with pytest.raises(ValueError, match="order the board by"):
+        board(deals, CUSTOMERS, TODAY, order="colour")

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 import crmbook
+from crmbook.analytics.pipeline import forecast
 from crmbook.analytics.sources import COLUMNS as SOURCE_COLUMNS
 from crmbook.cli import main
 from crmbook.demo import build_demo_book
@@ -64,6 +65,7 @@ def test_report_pipeline_as_csv_has_one_block_per_table(shop):
     assert lines[:2] == ["# deals by stage", "stage,deals,amount,probability,weighted"]
     assert [line for line in lines if line.startswith("# ")] == [
         "# deals by stage",
+        "# forecast",
         "# won and lost",
         "# lost reasons",
         "# lost to competitors",
@@ -72,6 +74,19 @@ def test_report_pipeline_as_csv_has_one_block_per_table(shop):
     deals = crmbook.open(shop).deals.df
     stages = lines[2:8]
     assert sum(int(line.split(",")[1]) for line in stages) == len(deals)
+
+
+def test_report_pipeline_forecast_per_month(shop):
+    result = run("report", "pipeline", shop, "--today", TODAY, "--months", 3, "--format", "json")
+    assert result.exit_code == 0, result.output
+    months = json.loads(result.output)["forecast"]
+    assert [m["month"][:10] for m in months] == ["2026-03-01", "2026-04-01", "2026-05-01"]
+    deals = crmbook.open(shop).deals.df
+    expected = forecast(deals, TODAY, months=3)
+    assert [m["expected"] for m in months] == pytest.approx(expected["expected"].tolist())
+    assert sum(m["expected"] for m in months) > 0
+    table = run("report", "pipeline", shop, "--today", TODAY).output
+    assert "Forecast" in table and "2026-03-01" in table
 
 
 def test_report_pipeline_table_shows_percentages(shop):
@@ -115,11 +130,12 @@ def test_report_all_writes_a_workbook_with_tables_and_native_charts(shop, tmp_pa
     assert book.sheetnames == ["Sources", "Pipeline", "Activity"]
     assert {name: len(book[name]._charts) for name in book.sheetnames} == {
         "Sources": 2,
-        "Pipeline": 2,
+        "Pipeline": 3,
         "Activity": 1,
     }
     assert list(book["Pipeline"].tables) == [
         "Pipeline_deals_by_stage",
+        "Pipeline_forecast",
         "Pipeline_won_and_lost",
         "Pipeline_lost_reasons",
         "Pipeline_lost_to_competitors",
@@ -139,8 +155,17 @@ def test_report_all_writes_a_workbook_with_tables_and_native_charts(shop, tmp_pa
     assert body[0][3].number_format == "#,##0.00"
     assert body[0][8].number_format == "0.0%"
 
+    pipeline = book["Pipeline"]
+    months = pipeline[pipeline.tables["Pipeline_forecast"].ref]
+    assert [c.value for c in months[0]] == ["month", "deals", "amount", "expected"]
+    forecast_then = build_reports(frames, TODAY)["Pipeline"]["forecast"]
+    assert [r[0].value for r in months[1:]] == forecast_then["month"].tolist()
+    assert [r[3].value for r in months[1:]] == pytest.approx(forecast_then["expected"].tolist())
+    assert months[1][3].number_format == "#,##0.00"
+
     pngs = sorted(p.name for p in charts.iterdir())
     assert pngs == [
+        "forecast.png",
         "loyalty_ladder.png",
         "meetings_per_week.png",
         "pipeline_by_stage.png",

@@ -1,14 +1,16 @@
-"""The pipeline: deals by stage with their weighted value, what we won and lost and why,
-and the customers' own funnel, the loyalty ladder.
+"""The pipeline: deals by stage with their weighted value, the monthly forecast, the board's
+cards, what we won and lost and why, and the customers' own funnel, the loyalty ladder.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
+from crmbook.analytics._frames import attach_customer, day
 from crmbook.schema import SCHEMA
 
 # The chance that a deal at this stage is won; pass your own to deals_by_stage to change it.
@@ -50,6 +52,102 @@ def deals_by_stage(
         }
     )
     out["weighted"] = (out["amount"] * out["probability"]).round(2)
+    return out
+
+
+def open_stages(stages: list[str] | tuple[str, ...]) -> list[str]:
+    """The stages a deal moves through before it is won or lost, in the order given."""
+    return [s for s in stages if s not in CLOSED]
+
+
+def forecast(
+    deals: pd.DataFrame,
+    today: dt.date,
+    probabilities: Mapping[str, float] | None = None,
+    months: int = 6,
+) -> pd.DataFrame:
+    """Expected revenue per month: each open deal's amount x its stage's probability, in the
+    month of its expected close, for `months` months from the current one.
+
+    Columns: month (its first day), deals, amount (open), expected. An open deal past its
+    expected close counts in the current month: it has slipped, not vanished. Deals without an
+    expected close, or expected later, are not in it.
+    """
+    chance = {**STAGE_PROBABILITY, **(probabilities or {})}
+    start = day(today)
+    months = max(months, 0)
+    stage = _stage(deals)
+    when = deals["expected_close"]
+    counted = ~stage.isin(CLOSED) & when.notna()
+    ahead = ((when.dt.year - start.year) * 12 + when.dt.month - start.month).clip(lower=0)
+    counted &= ahead < months
+    ahead = ahead[counted].to_numpy(dtype="int64")
+    amount = deals["amount"][counted].fillna(0.0).to_numpy(dtype=float)
+    weight = stage[counted].map(lambda s: float(chance.get(s, 0.0))).to_numpy(dtype=float)
+    return pd.DataFrame(
+        {
+            "month": pd.date_range(start.replace(day=1), periods=months, freq="MS").astype(
+                "datetime64[us]"
+            ),
+            "deals": np.bincount(ahead, minlength=months).astype("int64"),
+            "amount": np.bincount(ahead, weights=amount, minlength=months).round(2),
+            "expected": np.bincount(ahead, weights=amount * weight, minlength=months).round(2),
+        }
+    )
+
+
+BOARD_ORDERS = ("amount", "expected_close")
+CARD_COLUMNS = (
+    "id",
+    "stage",
+    "customer_id",
+    "customer",
+    "title",
+    "amount",
+    "expected_close",
+    "age_days",
+    "owner",
+    "overdue",
+)
+
+
+def board(
+    deals: pd.DataFrame,
+    customers: pd.DataFrame,
+    today: dt.date,
+    *,
+    owner: str | None = None,
+    order: str = "amount",
+) -> pd.DataFrame:
+    """Every deal as a card of the pipeline board, in the order a column shows them.
+
+    Columns: id, stage, customer_id, customer (the name), title, amount, expected_close,
+    age_days (since opened), owner (the deal's, else the customer's) and overdue (open and
+    past its expected close). Open deals come by `order`: "amount" the largest first,
+    "expected_close" the soonest first; won and lost ones the most recently closed first.
+    `owner` keeps one person's deals (case and spaces ignored).
+    """
+    if order not in BOARD_ORDERS:
+        raise ValueError(f"order the board by one of {', '.join(BOARD_ORDERS)}, not {order!r}")
+    start = day(today)
+    cards = attach_customer(deals, customers)
+    cards["stage"] = _stage(deals)
+    if owner is not None:
+        wanted = owner.strip().casefold()
+        cards = cards[cards["owner"].fillna("").astype("str").str.strip().str.casefold() == wanted]
+    cards["age_days"] = (start - cards["opened"]).dt.days.astype("Int64")
+    closed = cards["stage"].isin(CLOSED)
+    cards["overdue"] = ~closed & (cards["expected_close"] < start)
+    ascending = order == "expected_close"
+    open_cards = cards[~closed].sort_values(
+        [order, "id"], ascending=[ascending, True], na_position="last", kind="stable"
+    )
+    done = cards[closed].sort_values(
+        ["closed", "id"], ascending=[False, True], na_position="last", kind="stable"
+    )
+    out = pd.concat([open_cards, done])[list(CARD_COLUMNS)].reset_index(drop=True)
+    for name in ("id", "stage", "customer_id", "customer", "title", "owner"):
+        out[name] = out[name].astype(object).where(out[name].notna(), None)
     return out
 
 
@@ -100,12 +198,16 @@ def loyalty_ladder(customers: pd.DataFrame) -> pd.DataFrame:
 
 
 def pipeline_report(
-    frames: dict[str, pd.DataFrame], probabilities: Mapping[str, float] | None = None
+    frames: dict[str, pd.DataFrame],
+    today: dt.date,
+    probabilities: Mapping[str, float] | None = None,
+    months: int = 6,
 ) -> dict[str, pd.DataFrame]:
     """The pipeline report as named tables."""
     deals = frames["Deals"]
     return {
         "deals by stage": deals_by_stage(deals, probabilities),
+        "forecast": forecast(deals, today, probabilities, months),
         "won and lost": won_lost(deals),
         "lost reasons": lost_reasons(deals),
         "lost to competitors": lost_to_competitors(deals),

@@ -47,14 +47,26 @@ def activity(file: Path, weeks: int, today, fmt: str) -> None:
 
 @report.command()
 @FILE
+@click.option(
+    "--months",
+    type=click.IntRange(1, 36),
+    default=6,
+    show_default=True,
+    help="months of forecast, from the current one",
+)
+@_today_option
 @output_option
 @handle_errors
-def pipeline(file: Path, fmt: str) -> None:
-    """Deals by stage with weighted value, won and lost, lost reasons and competitors."""
+def pipeline(file: Path, months: int, today, fmt: str) -> None:
+    """Deals by stage, the monthly forecast, won and lost, lost reasons and competitors.
+
+    The forecast is each open deal's amount x its stage's probability, by month of expected
+    close."""
     from crmbook.analytics.pipeline import pipeline_report
 
     book = crmbook.open(file)
-    emit_sections(pipeline_report(_frames(book, "Customers", "Deals")), fmt)
+    frames = _frames(book, "Customers", "Deals")
+    emit_sections(pipeline_report(frames, _day(book, today), months=months), fmt)
 
 
 @report.command()

@@ -7,6 +7,7 @@
     widgets.search(session)                              # live search -> customer card
     widgets.segments(session)                            # segment explorer, RFM, save, CSV
     widgets.reminders_board(session)                     # overdue / today / upcoming
+    widgets.pipeline_board(session)                      # deals by stage, moves, forecast
     widgets.source_charts(session)                       # source effectiveness charts
     widgets.mailing(session)                             # template + segment: preview, send
     widgets.app("demo/shop.xlsx")                        # all of them as tabs
@@ -29,6 +30,7 @@ from crmbook.widgets.customers import CustomersView, customers, link_card_to_for
 from crmbook.widgets.forms import DataEntryView, FormModel, FormView, data_entry
 from crmbook.widgets.mailing import MailingModel, MailingView, mailing
 from crmbook.widgets.overview import OverviewModel, OverviewView, overview
+from crmbook.widgets.pipeline import PipelineModel, PipelineView, pipeline_board
 from crmbook.widgets.reminders import RemindersModel, RemindersView, reminders_board
 from crmbook.widgets.search import SearchModel, SearchView, search
 from crmbook.widgets.segments import SegmentModel, SegmentView, segments
@@ -48,6 +50,8 @@ __all__ = [
     "MailingView",
     "OverviewModel",
     "OverviewView",
+    "PipelineModel",
+    "PipelineView",
     "ProgressBar",
     "RemindersModel",
     "RemindersView",
@@ -65,6 +69,7 @@ __all__ = [
     "open_workbook",
     "overview",
     "owner_app",
+    "pipeline_board",
     "reminders_board",
     "search",
     "segments",
@@ -102,6 +107,7 @@ class AppView(widgets.VBox):
             "Find a customer": search(session),
             "Enter data": self.entry,
             "Reminders": reminders_board(session),
+            "Pipeline": pipeline_board(session),
             "Segments": segments(session),
             "Sources": source_charts(session),
         }
@@ -119,7 +125,8 @@ def app(
     user: str | None = None,
     today: dt.date | None = None,
 ) -> AppView:
-    """All pages as tabs: overview, find, enter data, reminders, segments and sources."""
+    """All pages as tabs: overview, find, enter data, reminders, pipeline, segments and
+    sources."""
     return AppView(open_workbook(workbook, user=user, today=today))
 
 

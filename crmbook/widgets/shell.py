@@ -21,11 +21,12 @@ import crmbook
 from crmbook.errors import CrmbookError
 from crmbook.recent import demo_workbook, last_workbook, recent_workbooks, remember_workbook
 from crmbook.storage import is_database_url
-from crmbook.widgets._base import Alert, ProgressBar, frame_html, heading, reported
+from crmbook.widgets._base import Alert, ProgressBar, heading, reported
 from crmbook.widgets.charts import source_charts
 from crmbook.widgets.customers import customers
 from crmbook.widgets.mailing import mailing
 from crmbook.widgets.overview import overview
+from crmbook.widgets.pipeline import pipeline_board
 from crmbook.widgets.reminders import reminders_board
 from crmbook.widgets.segments import segments
 from crmbook.widgets.session import NO_STEPS, Session, Steps
@@ -34,24 +35,11 @@ APP_WORKBOOK_VARIABLE = "CRMBOOK_APP_WORKBOOK"  # set by `crmbook app FILE` for 
 APP_FOLDER_VARIABLE = "CRMBOOK_APP_FOLDER"  # where `crmbook app` was started
 
 
-def _pipeline(session: Session) -> widgets.Widget:
-    from crmbook.analytics.pipeline import pipeline_report
-
-    report = pipeline_report(session.frames("Deals", "Customers"))
-    return widgets.VBox(
-        [
-            heading("Pipeline", "Open deals by stage; won and lost."),
-            widgets.HTML(frame_html(report["deals by stage"])),
-            widgets.HTML(frame_html(report["won and lost"])),
-        ]
-    )
-
-
 # The sections of the app, in the order of the navigation, and the page each one shows.
 SECTIONS: dict[str, Callable[[Session], widgets.Widget]] = {
     "Today": reminders_board,
     "Customers": customers,
-    "Pipeline": _pipeline,
+    "Pipeline": pipeline_board,
     "Segments": segments,
     "Sources": source_charts,
     "Mailing": mailing,
