@@ -18,7 +18,7 @@ import os
 import re
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -29,6 +29,7 @@ from crmbook.io.reader import RawSheet
 from crmbook.io.safety import atomic_replace
 from crmbook.io.template import write_template
 from crmbook.languages import LABELS, Words, sheet_aliases, words
+from crmbook.lists import numbers_column, parse_share, read_numbers
 from crmbook.schema import SCHEMA, SCHEMA_HISTORY, SCHEMA_VERSION, Schema, Sheet
 from crmbook.storage import Pending, Storage, is_database_url, storage_for
 from crmbook.validation import (
@@ -503,13 +504,15 @@ class Upgrade:
     from_version: int
     sheets: list[str]
     columns: dict[str, list[str]]
+    lists: list[str] = field(default_factory=list)  # numbers columns the Lists sheet lacks
 
     @property
     def note(self) -> str:
         news = [text for version, text in SCHEMA_HISTORY if version > self.from_version]
+        columns = {**self.columns, **({"Lists": self.lists} if self.lists else {})}
         added = [f"the sheet {name}" for name in self.sheets] + [
             f"the column{'s' if len(cols) > 1 else ''} {', '.join(cols)} to {sheet}"
-            for sheet, cols in self.columns.items()
+            for sheet, cols in columns.items()
         ]
         return (
             f"the workbook is of schema version {self.from_version} (this crmbook writes "
@@ -546,6 +549,7 @@ class Book:
         self.upgrade = self._plan_upgrade()
         self._headers.clear()
         self.lists = self._read_lists()
+        self.list_numbers = self._read_numbers()
         self._meta_changed = False
         self._lists_changed = False
         self._log: list[dict] = []
@@ -723,7 +727,18 @@ class Book:
                 missing = [c for c in sheet.columns if c not in layout]
                 if missing and layout:
                     columns[sheet.name] = missing
-        return Upgrade(version, sheets, columns)
+        return Upgrade(version, sheets, columns, self._missing_numbers())
+
+    def _missing_numbers(self) -> list[str]:
+        """The numbers columns (a stage's probability) the Lists sheet lacks beside its lists."""
+        if self.schema.lists_sheet not in self.sheet_names:
+            return []
+        header = self._raw_lists_header()
+        return [
+            v.numbers.name
+            for v in self.schema.vocabularies
+            if v.numbers and v.name in header and numbers_column(header, v.numbers) is None
+        ]
 
     def write_sheet(
         self, name: str, frame: pd.DataFrame, *, table: bool = True, replace: bool = False
@@ -780,6 +795,42 @@ class Book:
             else:
                 lists[vocab.name] = list(vocab.values)
         return lists
+
+    def _read_numbers(self) -> dict[str, dict[str, float]]:
+        checker = Checker(self.schema)
+        numbers = read_numbers(
+            self._raw(self.schema.lists_sheet),
+            self.schema,
+            self.lists,
+            lambda v: LABELS.get(v.lower(), v) if self._foreign else v,
+            checker,
+        )
+        self._load_issues[self.schema.lists_sheet] = checker.issues
+        return numbers
+
+    def numbers(self, vocabulary: str) -> dict[str, float]:
+        """Each value of a list with its number from the Lists sheet: numbers("deal_stage")
+        gives each deal stage's probability of being won."""
+        if self.schema.vocabulary(vocabulary).numbers is None:
+            raise KeyError(f"the list {vocabulary!r} has no numbers beside it")
+        return dict(self.list_numbers[vocabulary])
+
+    def set_numbers(self, vocabulary: str, numbers: Mapping[str, float]) -> None:
+        """Change numbers of a list (e.g. a stage's probability: 0.3 or "30%"), saved with
+        the Lists sheet."""
+        vocab = self.schema.vocabulary(vocabulary)
+        if vocab.numbers is None:
+            raise KeyError(f"the list {vocabulary!r} has no numbers beside it")
+        checked = {}
+        for value, given in numbers.items():
+            number, problem = parse_share(given)
+            if problem is not None:
+                raise RecordError(
+                    f"the {vocab.numbers.name} of '{value}' {problem}; give a share such as 0.3"
+                )
+            checked[str(value).strip()] = number
+        self.list_numbers[vocabulary] = {**self.list_numbers.get(vocabulary, {}), **checked}
+        self._lists_changed = True
 
     def _raw_keys(self, sheet: Sheet) -> set[str]:
         """The key column of a sheet, read without reading or typing the other columns."""
@@ -855,6 +906,20 @@ class Book:
                     None,
                     f"the list '{vocab.name}' is missing; crmbook uses its defaults",
                     f"add a column headed '{vocab.name}' to the Lists sheet",
+                )
+        pending = self.upgrade.lists if self.upgrade else []
+        for name in [] if not has_lists else self._missing_numbers():
+            if name not in pending:
+                checker.add(
+                    "missing-list",
+                    WARNING,
+                    self.schema.lists_sheet,
+                    1,
+                    name,
+                    None,
+                    f"the column '{name}' is missing; crmbook uses its defaults",
+                    f"add a column headed '{name}' beside its list on the Lists sheet "
+                    "(a new workbook made by crmbook init shows how)",
                 )
         if self.upgrade is not None:
             checker.add(

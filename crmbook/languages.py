@@ -86,6 +86,7 @@ FIELDS = {
     "field": ("Feld", "Veld", "Campo"),
     "old": ("Alt", "Oud", "Vecchio"),
     "new": ("Neu", "Nieuw", "Nuovo"),
+    "probability": ("Wahrscheinlichkeit", "Kans", "Probabilità"),
 }
 
 VALUES = {

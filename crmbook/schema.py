@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 EXCEL_MAX_ROWS = 1_048_576
 # A birthday known without its year (phones and Google Contacts allow that) is stored in this
 # year: the first leap year an Excel date can hold, so 29 February fits. No age is shown for
@@ -21,6 +21,7 @@ BIRTHDAY_WITHOUT_YEAR = 1904
 SCHEMA_HISTORY: tuple[tuple[int, str], ...] = (
     (1, "the first schema"),
     (2, "the Segments sheet (saved customer segments)"),
+    (3, "the probability column of the Lists sheet (each deal stage's chance, for the forecast)"),
 )
 
 
@@ -61,6 +62,18 @@ TYPES: dict[str, FieldType] = {
 
 
 @dataclass(frozen=True)
+class ListNumbers:
+    """A number for each value of a vocabulary, in a column of the Lists sheet beside it (on
+    the value's row): the chance that a deal at each stage is won. People change them in
+    Excel; a blank cell takes the default."""
+
+    name: str
+    defaults: tuple[float, ...]  # one per value of the vocabulary, in its order
+    number_format: str = "0%"
+    help: str = ""
+
+
+@dataclass(frozen=True)
 class Vocabulary:
     """A dropdown list kept on the Lists sheet, editable by the user.
 
@@ -72,6 +85,17 @@ class Vocabulary:
     values: tuple[str, ...]
     open: bool = False
     help: str = ""
+    numbers: ListNumbers | None = None
+
+    def __post_init__(self) -> None:
+        if self.numbers and len(self.numbers.defaults) != len(self.values):
+            raise ValueError(f"{self.name}: one default {self.numbers.name} per value")
+
+    def default_numbers(self) -> dict[str, float]:
+        """Each value with its default number ({} without a numbers column)."""
+        if self.numbers is None:
+            return {}
+        return dict(zip(self.values, self.numbers.defaults, strict=True))
 
 
 @dataclass(frozen=True)
@@ -164,6 +188,15 @@ class Schema:
                 return v
         raise KeyError(name)
 
+    @property
+    def lists_columns(self) -> list[str]:
+        """The Lists sheet's columns: each vocabulary, and after one with numbers its numbers."""
+        return [
+            name
+            for v in self.vocabularies
+            for name in (v.name, *((v.numbers.name,) if v.numbers else ()))
+        ]
+
     def reference_order(self) -> list[Sheet]:
         """Entity sheets ordered so that a sheet comes after the sheets it refers to
         (Sources before Customers before Interactions): the order to load or merge records in."""
@@ -225,7 +258,15 @@ SCHEMA = Schema(
             help="what an interaction was about",
         ),
         Vocabulary("outcome", ("success", "neutral", "failure")),
-        Vocabulary("deal_stage", ("new", "qualified", "proposal", "negotiation", "won", "lost")),
+        Vocabulary(
+            "deal_stage",
+            ("new", "qualified", "proposal", "negotiation", "won", "lost"),
+            numbers=ListNumbers(
+                "probability",
+                (0.10, 0.25, 0.50, 0.75, 1.0, 0.0),
+                help="the chance that a deal at this stage is won, for the forecast",
+            ),
+        ),
         Vocabulary(
             "lost_reason",
             ("price", "timing", "competitor", "no budget", "no response", "other"),

@@ -28,11 +28,15 @@ def assert_same_records(a: crmbook.Book, b: crmbook.Book) -> None:
             obj=sheet.name,
         )
     assert a.lists == b.lists
+    assert a.numbers("deal_stage") == b.numbers("deal_stage")
 
 
 def test_the_demo_business_goes_to_a_database_and_back_without_loss(
     demo_workbook, database_url, tmp_path
 ):
+    source = crmbook.open(demo_workbook)
+    source.set_numbers("deal_stage", {"proposal": 0.45})  # the owner's own probability
+    source.save()
     source = crmbook.open(demo_workbook)
     steps = []
     copied = copy_book(source, database_url, progress=lambda *step: steps.append(step))

@@ -17,9 +17,10 @@ import pytest
 import crmbook
 from crmbook.analytics.activity import meetings_per_week
 from crmbook.analytics.overview import overview
+from crmbook.analytics.pipeline import CLOSED, deals_by_stage, forecast
 from crmbook.analytics.sources import source_effectiveness
 from crmbook.demo import build_demo_book, generate_demo
-from crmbook.io.template import dashboard_figures
+from crmbook.io.template import FORECAST_MONTHS, FORECAST_SECTION, dashboard_figures
 from crmbook.languages import sheet_aliases
 from crmbook.schema import SCHEMA
 
@@ -78,6 +79,16 @@ def python_figures(book, today):
         ("Meetings last week (Monday to Sunday)", "Success rate"): week["success_rate"],
         ("Revenue", "All sales"): facts["revenue, all time"],
     }
+    chance = book.numbers("deal_stage")
+    stages = deals_by_stage(frames["Deals"], chance)
+    expected[(FORECAST_SECTION, "All open deals")] = stages.loc[
+        ~stages["stage"].isin(CLOSED), "weighted"
+    ].sum()
+    months = forecast(frames["Deals"], today, chance, months=len(FORECAST_MONTHS))
+    expected |= {
+        (FORECAST_SECTION, label): value
+        for label, value in zip(FORECAST_MONTHS, months["expected"], strict=True)
+    }
     ranked = source_effectiveness(frames, today=today)
     sources = {
         row.source: {
@@ -118,7 +129,8 @@ def assert_dashboard_matches(dashboard, book, today):
 
 
 def hand_edit(path, today):
-    """What an owner does in Excel: retype stages, add a sale, a task due today, a campaign."""
+    """What an owner does in Excel: retype stages, add a sale, a task due today, a campaign,
+    a deal closing next month, and a stage's probability of their own."""
     wb = openpyxl.load_workbook(path)
     customers = wb["Customers"]
     header = [c.value for c in customers[1]]
@@ -144,6 +156,24 @@ def hand_edit(path, today):
     )
     append("Tasks", {"id": "T-900001", "due": midnight, "title": "Call back", "status": "open"})
     append("Sources", {"name": "Shop window", "channel": "print", "cost": 150.0})
+    next_month = dt.datetime(today.year + today.month // 12, today.month % 12 + 1, 28)
+    append(
+        "Deals",
+        {
+            "id": "D-900001",
+            "customer_id": first_customer,
+            "title": "Team event",
+            "stage": "proposal",
+            "amount": 10000.0,
+            "opened": midnight,
+            "expected_close": next_month,
+        },
+    )
+    lists = wb["Lists"]
+    header = [c.value for c in lists[1]]
+    for row in lists.iter_rows(min_row=2):
+        if row[header.index("deal_stage")].value == "proposal":
+            row[header.index("probability")].value = 0.6
     wb.save(path)
 
 
@@ -170,6 +200,9 @@ def test_dashboard_formulas_equal_the_python_analytics(tmp_path):
     assert_dashboard_matches(on_demo, crmbook.open(demo), today)
     assert_dashboard_matches(on_edited, crmbook.open(edited), today)
     assert on_edited[1]["Shop window"]["cost"] == 150
+    edited_book = crmbook.open(edited)
+    assert edited_book.numbers("deal_stage")["proposal"] == 0.6
+    assert on_edited[0][(FORECAST_SECTION, "Next month")] >= 6000
     assert_dashboard_matches(on_german, crmbook.open(german), today)
 
 

@@ -45,7 +45,7 @@ def test_dropdowns_come_from_the_lists_sheet():
     wb = openpyxl.load_workbook(CHECKED_IN)
     lists = wb[SCHEMA.lists_sheet]
     header = [c.value for c in lists[1]]
-    assert header == [v.name for v in SCHEMA.vocabularies]
+    assert header == SCHEMA.lists_columns
     stage_column = [
         c.value for c in lists[openpyxl.utils.get_column_letter(header.index("stage") + 1)]
     ][1:]

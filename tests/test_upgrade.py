@@ -153,3 +153,33 @@ def test_a_german_workbook_is_upgraded_in_german(tmp_path):
     book = crmbook.open(path)
     assert book.customers.df["contact_every_days"].tolist() == [7]
     assert book.customers.df["stage"].tolist() == ["loyal"]
+
+
+def version_2_schema() -> Schema:
+    """Schema version 2: no probability column beside the deal stages on the Lists sheet."""
+    vocabularies = tuple(dataclasses.replace(v, numbers=None) for v in SCHEMA.vocabularies)
+    return Schema(version=2, sheets=SCHEMA.sheets, vocabularies=vocabularies)
+
+
+def test_the_lists_sheet_gains_the_stage_probabilities(tmp_path):
+    path = tmp_path / "v2.xlsx"
+    write_template(path, "old", dt.datetime(2025, 1, 1), schema=version_2_schema())
+    wb = openpyxl.load_workbook(path)
+    wb["Lists"]["N1"] = "Region"  # a list of the owner's own
+    wb["Lists"]["N2"] = "North"
+    wb.save(path)
+    book = crmbook.open(path)
+    assert book.upgrade.lists == ["probability"]
+    assert "adds the column probability to Lists" in book.upgrade.note
+    assert book.numbers("deal_stage") == SCHEMA.vocabulary("deal_stage").default_numbers()
+    assert {i.code for i in book.validate().issues} == {"schema-upgrade"}
+    book.save()
+
+    ws = openpyxl.load_workbook(path)["Lists"]
+    header = [c.value for c in ws[1]]
+    assert header[-2:] == ["Region", "probability"] and ws["N2"].value == "North"
+    stages, chance = header.index("deal_stage"), header.index("probability")
+    rows = [(r[stages].value, r[chance].value) for r in ws.iter_rows(min_row=2, max_row=7)]
+    assert rows == list(SCHEMA.vocabulary("deal_stage").default_numbers().items())
+    book = crmbook.open(path)
+    assert book.upgrade is None and book.validate().issues == []

@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+import openpyxl
 from widget_support import TODAY, excel_rows, fingerprint, open_in_excel, reopened, text
 
 from crmbook.analytics.pipeline import forecast
@@ -154,3 +155,19 @@ def test_a_refused_save_changes_nothing_and_says_why(session, shop):
     assert view.alert.kind == "error" and "open in Excel" in view.alert.text
     assert fingerprint(shop) == before
     assert session.book.deals.get(card.deal_id)["stage"] == "new"
+
+
+def test_the_probabilities_come_from_the_lists_sheet(session, shop):
+    view = page(session)
+    assert "50%" in text(view.columns["proposal"].title.value)
+    wb = openpyxl.load_workbook(shop)
+    lists = wb["Lists"]
+    header = [c.value for c in lists[1]]
+    for row in lists.iter_rows(min_row=2):
+        if row[header.index("deal_stage")].value == "proposal":
+            row[header.index("probability")].value = 0.9  # the owner's own, typed in Excel
+    wb.save(shop)
+    session.reload()
+    assert "90%" in text(view.columns["proposal"].title.value)
+    deals = session.book.deals.df
+    assert view.model.forecast.equals(forecast(deals, TODAY, {"proposal": 0.9}))

@@ -13,15 +13,9 @@ import pandas as pd
 from crmbook.analytics._frames import attach_customer, day
 from crmbook.schema import SCHEMA
 
-# The chance that a deal at this stage is won; pass your own to deals_by_stage to change it.
-STAGE_PROBABILITY: dict[str, float] = {
-    "new": 0.10,
-    "qualified": 0.25,
-    "proposal": 0.50,
-    "negotiation": 0.75,
-    "won": 1.0,
-    "lost": 0.0,
-}
+# The chance that a deal at each stage is won, unless the caller passes the workbook's own
+# (Book.numbers("deal_stage"), from the Lists sheet).
+STAGE_PROBABILITY: dict[str, float] = SCHEMA.vocabulary("deal_stage").default_numbers()
 DEAL_STAGES = SCHEMA.vocabulary("deal_stage").values
 LADDER = SCHEMA.vocabulary("stage").values
 CLOSED = ("won", "lost")

@@ -66,7 +66,8 @@ def pipeline(file: Path, months: int, today, fmt: str) -> None:
 
     book = crmbook.open(file)
     frames = _frames(book, "Customers", "Deals")
-    emit_sections(pipeline_report(frames, _day(book, today), months=months), fmt)
+    chance = book.numbers("deal_stage")
+    emit_sections(pipeline_report(frames, _day(book, today), chance, months), fmt)
 
 
 @report.command()
@@ -149,6 +150,7 @@ def all_reports(
         weeks=weeks,
         date_from=date_from.date() if date_from else None,
         date_to=date_to.date() if date_to else None,
+        probabilities=book.numbers("deal_stage"),
     )
     subtitle = f"{book.path.name}, as of {day}{_period(date_from, date_to)}"
     click.echo(f"Wrote {write_report_workbook(reports, out, subtitle)}")

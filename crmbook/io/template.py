@@ -30,6 +30,12 @@ def list_name(vocabulary: str) -> str:
     return f"list_{vocabulary}"
 
 
+def numbers_name(vocabulary: str, numbers: str) -> str:
+    """The defined name of the numbers beside a list, e.g. list_deal_stage_probability: as
+    many cells as the list has values, so formulas can pair them."""
+    return f"{list_name(vocabulary)}_{numbers}"
+
+
 def meta_rows(
     schema: Schema, workbook_id: str, created: dt.datetime, lang: str = "en"
 ) -> list[tuple[str, object]]:
@@ -221,22 +227,41 @@ def _validation(f, schema: Schema, w: Words) -> DataValidation | None:
 
 
 def _lists_sheet(wb: Workbook, schema: Schema, w: Words) -> None:
-    lists_sheet = w.sheet(schema.lists_sheet)
-    ws = wb.create_sheet(lists_sheet)
-    for col, vocab in enumerate(schema.vocabularies, start=1):
+    """One column per list; a list with numbers (the deal stages' probabilities) has them
+    in the column after it, on the same rows."""
+    lists_sheet = quote_sheetname(w.sheet(schema.lists_sheet))
+    ws = wb.create_sheet(w.sheet(schema.lists_sheet))
+    col = 0
+    for vocab in schema.vocabularies:
+        col += 1
         letter = get_column_letter(col)
-        head = ws.cell(row=1, column=col, value=vocab.name)
-        head.font = Font(bold=True)
-        head.fill = HEADER_FILL
-        for row, value in enumerate(vocab.values, start=2):
-            ws.cell(row=row, column=col, value=w.value(value))
-        ws.column_dimensions[letter].width = max(16, len(vocab.name) + 4)
-        ref = f"{quote_sheetname(lists_sheet)}!${letter}$2"
-        count = f"COUNTA({quote_sheetname(lists_sheet)}!${letter}:${letter})-1"
+        _list_column(ws, col, vocab.name, [w.value(v) for v in vocab.values])
+        count = f"MAX(1,COUNTA({lists_sheet}!${letter}:${letter})-1)"
         wb.defined_names[list_name(vocab.name)] = DefinedName(
-            list_name(vocab.name), attr_text=f"OFFSET({ref},0,0,MAX(1,{count}),1)"
+            list_name(vocab.name), attr_text=f"OFFSET({lists_sheet}!${letter}$2,0,0,{count},1)"
         )
+        if vocab.numbers is not None:
+            col += 1
+            numbers = vocab.numbers
+            _list_column(ws, col, w.field(numbers.name), list(numbers.defaults))
+            ws.column_dimensions[get_column_letter(col)].number_format = numbers.number_format
+            for row in range(2, len(numbers.defaults) + 2):
+                ws.cell(row=row, column=col).number_format = numbers.number_format
+            name = numbers_name(vocab.name, numbers.name)
+            wb.defined_names[name] = DefinedName(
+                name,
+                attr_text=f"OFFSET({lists_sheet}!${get_column_letter(col)}$2,0,0,{count},1)",
+            )
     ws.freeze_panes = "A2"
+
+
+def _list_column(ws, col: int, heading: str, values: list) -> None:
+    head = ws.cell(row=1, column=col, value=heading)
+    head.font = Font(bold=True)
+    head.fill = HEADER_FILL
+    for row, value in enumerate(values, start=2):
+        ws.cell(row=row, column=col, value=value)
+    ws.column_dimensions[get_column_letter(col)].width = max(16, len(heading) + 4)
 
 
 DASHBOARD_SOURCE_ROWS = 40
@@ -326,6 +351,8 @@ def dashboard_figures(
             [("All sales", f"=SUM({c('Sales', 'amount')})", MONEY)],
         ),
     ]
+    if schema.vocabulary("deal_stage").numbers is not None:
+        sections.append((FORECAST_SECTION, _forecast_figures(schema, c)))
     return [
         (
             title,
@@ -336,6 +363,30 @@ def dashboard_figures(
         )
         for title, figures in sections
     ]
+
+
+FORECAST_SECTION = "Forecast: expected revenue (open amount x stage probability)"
+FORECAST_MONTHS = ("This month", *("Next month", *(f"In {k} months" for k in range(2, 6))))
+
+
+def _forecast_figures(schema: Schema, c) -> list[tuple[str, str, str | None]]:
+    """All open deals weighted by their stage's probability (from the Lists sheet), then per
+    month of expected close; a deal past its expected close counts in this month."""
+    vocab = schema.vocabulary("deal_stage")
+    stages = list_name(vocab.name)
+    chance = numbers_name(vocab.name, vocab.numbers.name)
+    open_ = f'{chance}*({stages}<>"won")*({stages}<>"lost")'
+    amount, stage, close = c("Deals", "amount"), c("Deals", "stage"), c("Deals", "expected_close")
+
+    def weighted(*criteria: str) -> str:
+        return f"=SUMPRODUCT(SUMIFS({amount},{stage},{stages}{''.join(criteria)})*{open_})"
+
+    figures = [("All open deals", weighted(), MONEY)]
+    for k, label in enumerate(FORECAST_MONTHS):
+        before = f',{close},"<"&(EOMONTH(TODAY(),{k})+1)'
+        since = f',{close},">="&(EOMONTH(TODAY(),{k - 1})+1)' if k else ""
+        figures.append((label, weighted(before, since), MONEY))
+    return figures
 
 
 def source_columns(schema: Schema, k: int, w: Words) -> list[tuple[str, str, str | None]]:

@@ -1,9 +1,9 @@
 """Copy a whole book to a new workbook or database: `crmbook migrate` and `crmbook export`.
 
-Everything the schema describes goes across unchanged: every record with its id, the Lists,
-the id counters (ids are never given out twice, also after the move), the book's identity and
-language, the change log, which gains one line saying where the records came from, and the
-outbox journal (no message goes twice, also after the move).
+Everything the schema describes goes across unchanged: every record with its id, the Lists
+(with the stage probabilities), the id counters (ids are never given out twice, also after the
+move), the book's identity and language, the change log, which gains one line saying where
+the records came from, and the outbox journal (no message goes twice, also after the move).
 What the schema does not describe (the user's own sheets and columns, charts, formatting)
 stays in the workbook it was made in; the result lists it.
 """
@@ -89,6 +89,8 @@ def copy_book(
         for key in COPIED_META:
             if key in source.meta:
                 book.meta[key] = source.meta[key]
+    for name, numbers in source.list_numbers.items():
+        book.set_numbers(name, numbers)
     records = {}
     for name, frame in frames.items():
         sheet = schema.sheet(name)

@@ -31,6 +31,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from crmbook.errors import CrmbookError, NotAWorkbookError, SaveRefusedError
 from crmbook.io.reader import RawSheet
+from crmbook.languages import ENGLISH
+from crmbook.lists import lists_columns
 from crmbook.schema import SCHEMA_VERSION, Schema, Sheet
 from crmbook.storage.base import Storage
 from crmbook.storage.sql_journal import OUTBOX_TABLE, SqlJournal
@@ -412,7 +414,8 @@ class SqlStorage(Storage):
         try:
             with self.engine.begin() as conn:
                 if book._lists_changed:  # first: PostgreSQL alters checks before any new rows
-                    self._save_lists(conn, book.lists)
+                    stored = lists_columns(self.schema, book.lists, book.list_numbers, ENGLISH)
+                    self._save_lists(conn, stored)
                 for sheet in self.schema.reference_order():
                     table = book.tables[sheet.name]
                     if table._typed is None and not table._new:
@@ -513,7 +516,7 @@ class SqlStorage(Storage):
             if self.progress:
                 self.progress(sheet.name, end, total)
 
-    def _save_lists(self, conn: Connection, lists: dict[str, list[str]]) -> None:
+    def _save_lists(self, conn: Connection, lists: dict[str, list]) -> None:
         conn.execute(self.md.tables[LISTS_TABLE].delete())
         _write_lists(conn, self.md, lists)
         if self.kind == "postgresql":  # the checks follow the lists (SQLite cannot alter them)
@@ -571,9 +574,11 @@ class SqlStorage(Storage):
         return SqlJournal(self.engine, self.location, legacy_book_file=self.path)
 
 
-def _write_lists(conn: Connection, md: sa.MetaData, lists: dict[str, list[str]]) -> None:
+def _write_lists(conn: Connection, md: sa.MetaData, lists: dict[str, list]) -> None:
+    """The Lists sheet as rows: each column by its heading, each value at its position (the
+    numbers beside a list, a stage's probability, as text)."""
     rows = [
-        {"vocabulary": name, "position": position, "value": value}
+        {"vocabulary": name, "position": position, "value": _text(value)}
         for name, values in lists.items()
         for position, value in enumerate(values)
     ]

@@ -21,6 +21,7 @@ from crmbook.io.safety import FileState, atomic_replace, check_not_locked
 from crmbook.io.template import meta_rows
 from crmbook.io.writer import SheetChange, write_workbook
 from crmbook.languages import sheet_aliases
+from crmbook.lists import lists_columns, numbers_column
 from crmbook.schema import EXCEL_MAX_ROWS, Schema, Sheet
 from crmbook.storage.base import Storage
 from crmbook.validation import empty_column
@@ -140,7 +141,8 @@ class WorkbookStorage(Storage):
             )
             if upgrade and log_sheet.name in upgrade.columns:
                 _mark_added_columns(book, log_sheet, changes[log_sheet.name], upgrade)
-        if book._lists_changed and self.schema.lists_sheet in self._names:
+        lists_upgrade = bool(upgrade and upgrade.lists)
+        if (book._lists_changed or lists_upgrade) and self.schema.lists_sheet in self._names:
             changes[self.schema.lists_sheet] = self._lists_change(book)
         if (book._meta_changed or changes) and self.schema.meta_sheet in self._names:
             _record_fingerprints(book)
@@ -193,16 +195,37 @@ class WorkbookStorage(Storage):
         return None
 
     def _lists_change(self, book: Book) -> SheetChange:
+        """The Lists sheet again: crmbook's lists and the numbers beside them as the book
+        holds them, the user's own columns as they are; a numbers column it lacks (an older
+        workbook) is added after the others."""
         raw = self.read(self.schema.lists_sheet)
+        stored = lists_columns(self.schema, book.lists, book.list_numbers, book.words)
+        heading = {name: name for name in book.lists}
+        formats: dict[str, str] = {}
+        added = []
+        for vocab in self.schema.vocabularies:
+            if vocab.numbers is None or vocab.name not in raw.header:
+                continue
+            label = book.words.field(vocab.numbers.name)
+            formats[label] = vocab.numbers.number_format
+            present = numbers_column(raw.header, vocab.numbers)
+            if present is None:
+                added.append(label)
+            heading[present or label] = label
         columns = {}
-        for position, name in enumerate(raw.header):
-            if name in book.lists:
-                columns[name] = pd.Series(
-                    [book.words.value(v) for v in book.lists[name]], dtype=object
-                )
+        for position, name in enumerate([*raw.header, *added]):
+            if name in heading:
+                columns[name] = pd.Series(stored[heading[name]], dtype=object)
             else:
                 columns[name] = raw.frame.iloc[:, position].reset_index(drop=True)
-        return SheetChange("rewrite", pd.DataFrame(columns), raw.header_row)
+        return SheetChange(
+            "rewrite",
+            pd.DataFrame(columns),
+            raw.header_row,
+            [formats.get(heading.get(name, name)) for name in columns],
+            added_columns=added or None,
+            added_widths=[16.0] * len(added) if added else None,
+        )
 
     def _upgrade_sheets(self, book: Book, upgrade: Upgrade) -> list[NewSheet]:
         """The schema sheets an older workbook lacks, with any records added to them."""

@@ -17,7 +17,6 @@ import pandas as pd
 from crmbook.analytics.pipeline import (
     CLOSED,
     DEAL_STAGES,
-    STAGE_PROBABILITY,
     board,
     forecast,
     open_stages,
@@ -71,8 +70,8 @@ class PipelineModel:
         return list(self.session.book.lists.get("lost_reason", ()))
 
     def probabilities(self) -> dict[str, float]:
-        """Each stage's chance of being won."""
-        return dict(STAGE_PROBABILITY)
+        """Each stage's chance of being won, from the Lists sheet."""
+        return self.session.book.numbers("deal_stage")
 
     def label(self, stage: str) -> str:
         """A stage as the workbook shows it (in its language)."""
