@@ -169,6 +169,9 @@ _SOURCES = (
 )
 _REFERRAL_SOURCE = "Customer referrals"
 _LEAD_DAYS = 30  # leads keep arriving for a month after a campaign ends
+_RECENT_DAYS = 21  # interactions this recent mostly promise a next step
+_OVERDUE_DAYS = 28  # what is still open is at most this late: the office keeps up
+_CADENCES = np.array([30, 60, 90, 180, 365])  # contact_every_days people choose
 
 _COUNTRIES = {  # phone code, legal form, web domain ending, local mail provider
     "Germany": ("+49", "GmbH", ".de", "web.de"),
@@ -422,6 +425,13 @@ _DEAL_STAGE_BY_STAGE = {
     "promoter": (3, 3, 5, 6, 75, 8),
     "lost": (0, 0, 0, 0, 30, 70),
 }
+# days from today an open deal at each stage is expected to close: (from, to)
+_CLOSE_IN = {
+    "new": (30, 180),
+    "qualified": (14, 150),
+    "proposal": (0, 100),
+    "negotiation": (-12, 60),
+}
 _LOST_REASON_SHARE = {
     "price": 30,
     "timing": 15,
@@ -430,7 +440,9 @@ _LOST_REASON_SHARE = {
     "no response": 15,
     "other": 5,
 }
-_TASK_STATUS_SHARE = {"open": 30, "done": 60, "cancelled": 10}
+# when tasks fall due: long ago (done or cancelled), lately and still open, or ahead
+_TASK_TIMING = {"past": 0.62, "overdue": 0.03, "ahead": 0.35}
+_TASK_DONE_SHARE = 0.88
 _SUMMARIES = {
     "inquiry": (
         "Asked for prices of a family holiday in summer.",
@@ -625,11 +637,15 @@ def generate_demo(
     day = np.datetime64(today, "D")
     people, frames = _customers(rng, customers, day)
     deals, deal_customer = _deals(rng, people, day)
+    talks, last_contact = _interactions(
+        rng, people, day, 5 * customers if interactions is None else interactions
+    )
+    frames["Customers"]["contact_every_days"] = pd.array(
+        _cadence(rng, people, last_contact, day), dtype="Int64"
+    )
     frames |= {
         "Contacts": _contacts(rng, people, day),
-        "Interactions": _interactions(
-            rng, people, day, 5 * customers if interactions is None else interactions
-        ),
+        "Interactions": talks,
         "Deals": deals,
         "Sales": _sales(rng, people, deals, deal_customer),
         "Tasks": _tasks(rng, people, day),
@@ -746,11 +762,6 @@ def _customers(rng, n: int, day: np.datetime64) -> tuple[_Customers, dict[str, p
     consent_email = ~pd.isna(email) & (rng.random(n) < 0.64)
     consent_sms = ~pd.isna(phone) & (rng.random(n) < 0.42)
     consent_date = np.where(consent_email | consent_sms, _days_in(rng, created_day, day + 1), _NAT)
-    cadence = np.where(
-        rng.random(n) < np.where(np.isin(stage, ladder[1:]), 0.45, 0.12),
-        rng.choice([30.0, 60.0, 90.0], n),
-        np.nan,
-    )
     owner = rng.choice(len(OWNERS), n, p=_OWNER_SHARE)
     edited = np.maximum(created, _office_time(rng, _days_in(rng, created_day, day)))
     updated = np.where(rng.random(n) < 0.45, created, edited)
@@ -775,7 +786,6 @@ def _customers(rng, n: int, day: np.datetime64) -> tuple[_Customers, dict[str, p
             "consent_sms": consent_sms,
             "consent_date": consent_date,
             "referred_by": np.append(ids, None)[referred_by],  # -1 picks the None
-            "contact_every_days": cadence,
             "created": created,
             "updated": updated,
             "notes": _sometimes(rng, _CUSTOMER_NOTES, n, 0.06),
@@ -785,6 +795,22 @@ def _customers(rng, n: int, day: np.datetime64) -> tuple[_Customers, dict[str, p
         ids, stage, created, active_until, is_company, owner, revenue, sales, city, domain
     )
     return people, {"Customers": customers, "Sources": sources}
+
+
+def _cadence(rng, c: _Customers, last_contact: np.ndarray, day: np.datetime64) -> np.ndarray:
+    """contact_every_days for the customers someone keeps in touch with (most of those who
+    come back, a few others): the cadence that suits the time since their last contact, so
+    the next contact falls due from a few days ago to the coming weeks."""
+    n = len(c.ids)
+    wants = rng.random(n) < np.where(c.stage >= _ST["repeat"], 0.7, 0.25)
+    wants &= c.stage != _ST["lost"]
+    last = np.where(np.isnat(last_contact), c.created, last_contact).astype("datetime64[D]")
+    since = (day - last).astype(int)
+    slack = rng.integers(0, _OVERDUE_DAYS // 2, n)  # due at most this many days ago
+    fits = np.minimum((_CADENCES[None, :] < (since - slack)[:, None]).sum(1), len(_CADENCES) - 1)
+    every = _CADENCES[fits]
+    wants &= every >= since - slack
+    return np.where(wants, every, np.nan)
 
 
 def _contacts(rng, c: _Customers, day: np.datetime64) -> pd.DataFrame:
@@ -813,9 +839,12 @@ def _contacts(rng, c: _Customers, day: np.datetime64) -> pd.DataFrame:
     )
 
 
-def _interactions(rng, c: _Customers, day: np.datetime64, m: int) -> pd.DataFrame:
+def _interactions(
+    rng, c: _Customers, day: np.datetime64, m: int
+) -> tuple[pd.DataFrame, np.ndarray]:
     """Every customer's first contact is an inquiry when the record was created; the rest
-    fall in the customer's active time, more often for customers higher up the ladder."""
+    fall in the customer's active time, more often for customers higher up the ladder.
+    Also returns each customer's last contact up to today."""
     n = len(c.ids)
     first = np.arange(n) if m >= n else np.empty(0, int)
     activity = np.array([_ACTIVITY[x] for x in _STAGES])[c.stage]
@@ -841,10 +870,15 @@ def _interactions(rng, c: _Customers, day: np.datetime64, m: int) -> pd.DataFram
     outcome[future] = None
     summary = _phrases(rng, _SUMMARIES, _KINDS, kind)
     summary[future] = _obj(_SCHEDULED)[rng.integers(len(_SCHEDULED), size=future.sum())]
-    has_next = ~future & (rng.random(m) < 0.25)
+    recent = when >= (day - _RECENT_DAYS).astype("datetime64[m]")
+    has_next = ~future & (rng.random(m) < np.where(recent, 0.75, 0.25))
+    next_date = np.where(has_next, when.astype("datetime64[D]") + rng.integers(1, 15, m), _NAT)
     owner = np.where(rng.random(m) < 0.85, c.owner[cust], rng.integers(len(OWNERS), size=m))
     order = np.argsort(when, kind="stable")
-    return _frame(
+    last = _last_contact(cust[order], when[order], n, day)
+    next_date = _followed_up(rng, cust, when, next_date, last, day)
+    has_next = ~np.isnat(next_date)
+    frame = _frame(
         "Interactions",
         {
             "id": _ids("Interactions", m),
@@ -856,11 +890,37 @@ def _interactions(rng, c: _Customers, day: np.datetime64, m: int) -> pd.DataFram
             "owner": _obj(OWNERS)[owner][order],
             "summary": summary[order],
             "next_step": np.where(has_next, _phrases(rng, _NEXT_STEPS, _KINDS, kind), None)[order],
-            "next_date": np.where(
-                has_next, when.astype("datetime64[D]") + rng.integers(2, 22, m), _NAT
-            )[order],
+            "next_date": next_date[order],
         },
     )
+    return frame, last
+
+
+def _last_contact(cust: np.ndarray, when: np.ndarray, n: int, day: np.datetime64) -> np.ndarray:
+    """Each customer's last interaction up to today (NaT for none), from interactions in time
+    order: what ends a follow-up and what a contact cadence counts from."""
+    past = np.flatnonzero(when < (day + 1).astype("datetime64[m]"))[::-1]
+    customers, first = np.unique(cust[past], return_index=True)
+    last = np.full(n, np.datetime64("NaT"), "datetime64[m]")
+    last[customers] = when[past[first]]
+    return last
+
+
+def _followed_up(
+    rng, cust: np.ndarray, when: np.ndarray, next_date: np.ndarray, last: np.ndarray, day
+) -> np.ndarray:
+    """The next dates of interactions, with most promises kept.
+
+    A next step is kept by the customer's next interaction, so only a customer's last contact
+    (`last`: per customer) can leave one open. When its day has passed it stays open, days to
+    a few weeks late, for some; the others were simply dropped, as a busy office does.
+    """
+    at_last = np.flatnonzero(when == last[cust])
+    late = (day - next_date[at_last]).astype("timedelta64[D]").astype(float)  # NaN: none
+    kept = ~(late > 0) | ((late <= _OVERDUE_DAYS) & (rng.random(len(at_last)) < 0.3))
+    out = next_date.copy()
+    out[at_last[~kept]] = _NAT
+    return out
 
 
 def _deals(rng, c: _Customers, day: np.datetime64) -> tuple[pd.DataFrame, np.ndarray]:
@@ -905,7 +965,11 @@ def _deals(rng, c: _Customers, day: np.datetime64) -> tuple[pd.DataFrame, np.nda
                 np.round(price * rng.lognormal(0, 0.3, k) * c.revenue[cust], -1), 50
             )[order],
             "opened": opened[order],
-            "expected_close": (opened + rng.integers(14, 76, k))[order],
+            "expected_close": np.where(
+                done,
+                opened + rng.integers(14, 76, k),
+                np.maximum(opened + 7, day + _days_to_close(rng, stage)),
+            )[order],
             "closed": np.where(done, np.minimum(opened + rng.integers(5, 61, k), day), _NAT)[order],
             "lost_reason": np.where(stage == lost, reason, None)[order],
             "competitor": np.where(rival, rivals, None)[order],
@@ -913,6 +977,13 @@ def _deals(rng, c: _Customers, day: np.datetime64) -> tuple[pd.DataFrame, np.nda
         },
     )
     return frame, cust[order]
+
+
+def _days_to_close(rng, stage: np.ndarray) -> np.ndarray:
+    """Days from today to an open deal's expected close: soon for a deal in negotiation
+    (some have slipped a little), months ahead for a new one."""
+    lo, hi = np.array([_CLOSE_IN.get(s, (0, 1)) for s in SCHEMA.vocabulary("deal_stage").values]).T
+    return lo[stage] + (rng.random(len(stage)) * (hi - lo)[stage]).astype(int)
 
 
 def _sales(rng, c: _Customers, deals: pd.DataFrame, deal_customer: np.ndarray) -> pd.DataFrame:
@@ -956,23 +1027,33 @@ def _sales(rng, c: _Customers, deals: pd.DataFrame, deal_customer: np.ndarray) -
 
 
 def _tasks(rng, c: _Customers, day: np.datetime64) -> pd.DataFrame:
-    """Done and cancelled tasks lie in the past; open ones are overdue, due today or upcoming."""
-    k = max(1, round(0.4 * len(c.ids)))
+    """Done and cancelled tasks lie in the past; open ones are due today or in the coming
+    month, and a few are overdue by days to two weeks."""
+    k = max(1, round(0.75 * len(c.ids)))
     office = rng.random(k) < 0.08
     activity = np.array([_ACTIVITY[x] for x in _STAGES])[c.stage]
     cust = rng.choice(len(c.ids), k, p=activity / activity.sum())
-    statuses = SCHEMA.vocabulary("task_status").values
-    share = np.array([_TASK_STATUS_SHARE[x] for x in statuses], float)
-    status = _obj(statuses)[rng.choice(len(statuses), k, p=share / share.sum())]
+    when = rng.choice(len(_TASK_TIMING), k, p=list(_TASK_TIMING.values()))
+    status = np.where(
+        when == list(_TASK_TIMING).index("past"),
+        np.where(rng.random(k) < _TASK_DONE_SHARE, "done", "cancelled"),
+        "open",
+    ).astype(object)
     kinds = tuple(_TASK_TITLES)
     kind = rng.integers(len(kinds), size=k)
     kind[office] = kinds.index("other")
     title = _phrases(rng, _TASK_TITLES, kinds, kind)
     title[office] = _obj(_OFFICE_TASKS)[rng.integers(len(_OFFICE_TASKS), size=office.sum())]
     since = np.where(office, day - 730, c.created.astype("datetime64[D]")[cust])
-    past = _days_in(rng, since, day)
-    upcoming = day + np.where(rng.random(k) < 0.12, 0, rng.integers(-20, 31, k))
-    due = np.where(status == "open", np.maximum(upcoming, since), past)
+    due = np.select(
+        [when == 0, when == 1],
+        [
+            _days_in(rng, since, day),
+            day - rng.integers(1, 15, k),
+        ],
+        day + np.where(rng.random(k) < 0.12, 0, rng.integers(1, 31, k)),
+    )
+    due = np.maximum(due, since)
     owner = np.where(rng.random(k) < 0.85, c.owner[cust], rng.integers(len(OWNERS), size=k))
     order = np.argsort(due, kind="stable")
     return _frame(
@@ -987,7 +1068,7 @@ def _tasks(rng, c: _Customers, day: np.datetime64) -> pd.DataFrame:
             "status": status[order],
             "done_on": np.where(
                 status == "done",
-                np.minimum(np.maximum(past + rng.integers(-2, 4, k), since), day),
+                np.minimum(np.maximum(due + rng.integers(-2, 4, k), since), day),
                 _NAT,
             )[order],
         },

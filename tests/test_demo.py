@@ -8,6 +8,8 @@ import string
 import pandas as pd
 import pytest
 
+from crmbook.analytics.pipeline import forecast
+from crmbook.analytics.reminders import KINDS, contact_due_reminders, reminders
 from crmbook.demo import DemoData, generate_demo
 from crmbook.schema import SCHEMA
 
@@ -173,3 +175,49 @@ def test_templates_only_use_customer_columns() -> None:
         fields = {f for _, f, _, _ in string.Formatter().parse(text) if f}
         assert fields and fields <= columns, text
     assert len(frames["Competitors"]) == 4
+
+
+@pytest.fixture(scope="module")
+def shop() -> DemoData:
+    """The demo of `make demo`: 600 customers."""
+    return generate_demo(600, today=TODAY)
+
+
+def test_reminders_are_a_few_dozen_a_day_and_overdue_ones_days_to_weeks_old(shop) -> None:
+    found = reminders(shop.frames, TODAY, days=7)
+    late = found[found["overdue_days"] > 0]
+    ahead = found[found["overdue_days"] == 0]
+    per_day = ahead["when"].dt.normalize().value_counts()
+    assert len(per_day) == 8 and per_day.between(8, 60).all(), per_day.sort_index().tolist()
+    assert 100 <= len(found) <= 300
+    assert late["overdue_days"].max() <= 28
+    assert len(late) < 0.4 * len(found)
+    assert set(found["kind"]) == set(KINDS)
+
+
+def test_most_promised_follow_ups_were_done(shop) -> None:
+    talks = shop.frames["Interactions"]
+    promised = talks[talks["next_date"] < pd.Timestamp(TODAY)]
+    last = talks[talks["when"] < pd.Timestamp(TODAY)].groupby("customer_id")["when"].max()
+    followed = last.reindex(promised["customer_id"]).to_numpy() > promised["when"].to_numpy()
+    assert len(promised) > 200 and followed.mean() > 0.95
+    recent = talks["when"].between(pd.Timestamp(TODAY) - pd.Timedelta(days=21), pd.Timestamp(TODAY))
+    assert talks.loc[recent, "next_step"].notna().mean() > 0.5
+
+
+def test_customers_due_for_contact_are_few_days_late_at_most(shop) -> None:
+    due = contact_due_reminders(shop.frames["Customers"], shop.frames["Interactions"], TODAY, 30)
+    assert len(due) > 30 and due["overdue_days"].max() <= 14
+
+
+def test_open_deals_at_every_stage_close_in_the_coming_months(shop) -> None:
+    deals = shop.frames["Deals"]
+    open_ = deals[~deals["stage"].isin(["won", "lost"])]
+    assert set(open_["stage"]) == {"new", "qualified", "proposal", "negotiation"}
+    ahead = (open_["expected_close"] - pd.Timestamp(TODAY)).dt.days
+    assert (ahead >= -14).all() and ahead.median() > 14
+    months = forecast(deals, TODAY, months=6)
+    assert (months["expected"] > 0).all(), months
+    assert months["deals"].sum() > 0.8 * len(open_)
+    soon = open_.groupby("stage")["expected_close"].median()
+    assert soon["negotiation"] < soon["proposal"] < soon["new"]
