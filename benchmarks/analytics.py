@@ -16,7 +16,7 @@ from pathlib import Path
 from _timing import load_frames, time_jobs
 
 from crmbook.analytics.activity import activity_report
-from crmbook.analytics.pipeline import pipeline_report
+from crmbook.analytics.pipeline import board, forecast, pipeline_report
 from crmbook.analytics.reminders import reminders
 from crmbook.analytics.sources import source_effectiveness
 
@@ -50,6 +50,8 @@ def main(path: Path = DEFAULT) -> int:
         ),
         "activity report": lambda: activity_report(frames, today),
         "pipeline report": lambda: pipeline_report(frames, today),
+        "forecast, 6 months": lambda: forecast(frames["Deals"], today),
+        "pipeline board cards": lambda: board(frames["Deals"], frames["Customers"], today),
     }
     return time_jobs(path, frames, loaded, today, jobs)
 

@@ -195,8 +195,9 @@ class Card(widgets.VBox):
         if stage in CLOSED:
             self.back.description = "Reopen"
             self.back.layout.width = "72px"
+        self.buttons = widgets.HBox([self.back, self.forward, self.won, self.lost])
         super().__init__(
-            [self.text, widgets.HBox([self.back, self.forward, self.won, self.lost])],
+            [self.text, self.buttons],
             layout={
                 "border": "1px solid #dee2e6",
                 "padding": "4px",
@@ -204,6 +205,12 @@ class Card(widgets.VBox):
                 "width": "214px",
             },
         )
+
+    def close(self) -> None:
+        """Close the card and its widgets (a board is redrawn after every move)."""
+        for part in (self.text, self.back, self.forward, self.won, self.lost, self.buttons):
+            part.close()
+        super().close()
 
 
 class StageColumn(widgets.VBox):
@@ -255,6 +262,7 @@ class PipelineView(widgets.VBox):
         )
         self.forecast_image = widgets.Image(format="png")
         self.forecast_table = widgets.HTML()
+        self._filling = False
         self._fill_choices()
         self.owner.observe(reported(self.alert, self._chosen), names="value")
         self.order.observe(reported(self.alert, self._chosen), names="value")
@@ -286,15 +294,33 @@ class PipelineView(widgets.VBox):
         self._draw()
 
     def _fill_choices(self) -> None:
+        """The owners, reasons and competitors as the workbook has them now; changing the
+        choices does not count as a choice."""
         owners = self.model.owners()
         if self.model.owner and self.model.owner not in owners:
             owners.append(self.model.owner)
-        self.owner.options = [("everyone", "")] + [(o, o) for o in owners]
-        self.owner.value = self.model.owner or ""
-        self.lost_reason.options = tuple(self.model.lost_reasons())
-        self.lost_competitor.options = [("(none)", "")] + [(c, c) for c in self.model.competitors()]
+        choices = (
+            (self.owner, (("everyone", ""), *((o, o) for o in owners)), self.model.owner or ""),
+            (self.lost_reason, tuple(self.model.lost_reasons()), None),
+            (
+                self.lost_competitor,
+                (("(none)", ""), *((c, c) for c in self.model.competitors())),
+                "",
+            ),
+        )
+        self._filling = True
+        try:
+            for control, options, value in choices:
+                if tuple(control.options) != options:
+                    control.options = options
+                    if value is not None:
+                        control.value = value
+        finally:
+            self._filling = False
 
     def _chosen(self, _change=None) -> None:
+        if self._filling:
+            return
         self.alert.clear()
         self.model.owner = self.owner.value or None
         self.model.order = self.order.value
