@@ -1,6 +1,7 @@
 """The empty workbook `crmbook init` makes: structure, and the checked-in copy matches it."""
 
 import datetime as dt
+import re
 import zipfile
 from pathlib import Path
 
@@ -10,7 +11,13 @@ import pytest
 from openpyxl.utils import get_column_letter
 
 import crmbook
-from crmbook.io.template import HIGHLIGHTS, highlight_formula, write_reference_template
+from crmbook.io.template import (
+    HIGHLIGHTS,
+    dashboard_figures,
+    highlight_formula,
+    write_reference_template,
+)
+from crmbook.languages import VALUES, words
 from crmbook.schema import SCHEMA
 
 CHECKED_IN = Path(__file__).parent.parent / "workbook_templates" / "crmbook-template.xlsx"
@@ -129,3 +136,13 @@ def test_highlight_rules_and_growing_dropdowns_as_libreoffice_computes_them(tmp_
     for col, (why, expected) in enumerate(wanted.items(), start=1):
         got = [ws.cell(i + 2, col).value for i in range(len(expected))]
         assert got == expected, why
+
+
+@pytest.mark.parametrize("lang", ["de", "nl", "it"])
+def test_every_dropdown_value_in_a_dashboard_formula_is_in_the_workbooks_language(lang):
+    w = words(lang)
+    for _, figures in dashboard_figures(SCHEMA, w):
+        for label, formula, _ in figures:
+            quoted = re.findall(r'"([^"]*)"', formula)
+            english = [q for q in quoted if q in VALUES and w.value(q) != q]
+            assert not english, (label, english)

@@ -178,8 +178,17 @@ def highlight_formula(highlight: Highlight, sheet: Sheet, row: int = 2, w: Words
 
 
 def _translated(formula: str, w: Words) -> str:
-    """Dropdown values quoted in a formula ("open") in the workbook's language."""
-    return re.sub(r'"([^"&<>=]+)"', lambda m: f'"{w.value(m.group(1))}"', formula)
+    """Dropdown values quoted in a formula ("open") in the workbook's language.
+
+    Each quoted string is taken in turn from the left, so an empty one ("") never pairs the
+    quotes after it the wrong way; criteria such as ">=" are left as they are.
+    """
+
+    def value(m: re.Match) -> str:
+        text = m.group(1)
+        return f'"{w.value(text)}"' if text and not re.search(r"[&<>=]", text) else m.group(0)
+
+    return re.sub(r'"([^"]*)"', value, formula)
 
 
 def _highlights(ws, sheet: Sheet, w: Words) -> None:
