@@ -31,6 +31,23 @@ def test_every_command_is_in_the_readme_with_its_help():
         assert first_line in README, f"README lacks the help of {path}: {first_line!r}"
 
 
+def test_every_option_is_in_the_readme():
+    """Each option a command takes (add's fields come from the schema: see the next test)."""
+    for path, command in _commands(main):
+        if path.startswith("crmbook add"):
+            continue
+        for param in command.params:
+            for option in getattr(param, "opts", []) + getattr(param, "secondary_opts", []):
+                if option.startswith("--") and option != "--help":
+                    assert f"{option}" in README, f"README lacks {option} of {path}"
+
+
+def test_the_row_limit_of_tables_is_documented():
+    from crmbook.cli import ROWS_SHOWN
+
+    assert f"stops after {ROWS_SHOWN} rows" in README and "`--all`" in README
+
+
 def test_every_add_entity_is_listed():
     for sheet in SCHEMA.entities:
         assert f"`{sheet.entity}`" in README

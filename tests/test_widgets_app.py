@@ -43,14 +43,14 @@ def test_the_overview_lists_what_is_wrong_in_a_hand_edited_workbook(hand_edited)
     view = OverviewView(OverviewModel(Session(hand_edited.path, today=TODAY)))
     assert view.alert.kind == "error"
     assert "error(s)" in view.alert.text
-    issues = text(view.issues.value)
+    issues = text(view.issues.html.value)
     assert "not an email address" in issues and "eva.example.com" in issues
     assert "customers" in text(view.figures.value)
 
 
 def test_the_overview_of_a_sound_workbook(session):
     view = OverviewView(OverviewModel(session))
-    assert view.alert.kind == "success" and view.issues.value == ""
+    assert view.alert.kind == "success" and view.issues.html.value == ""
     view.reread_button.click()
     assert view.alert.kind == "success"
 

@@ -13,7 +13,7 @@ import crmbook
 from crmbook.errors import RecordError, SaveRefusedError
 from crmbook.schema import SCHEMA
 from crmbook.widgets import open_workbook
-from crmbook.widgets._base import Alert, ProgressBar, frame_html, reported
+from crmbook.widgets._base import Alert, PagedTable, Pager, ProgressBar, frame_html, reported
 from crmbook.widgets.session import WORKBOOK_VARIABLE, Session, workbook_path
 
 pytest_plugins = ["widget_support"]  # the shop fixtures
@@ -131,3 +131,40 @@ def test_a_missing_workbook_is_filled_with_the_demo_business(tmp_path, monkeypat
     session = open_workbook("demo/shop.xlsx", today=dt.date(2026, 3, 15))
     assert session.path == tmp_path / "new" / "shop.xlsx"
     assert len(session.book.customers.df) > 100
+
+
+def test_a_pager_turns_a_long_list_a_page_at_a_time():
+    pager = Pager(page_rows=50, what="rows")
+    turns = []
+    pager.on_turn(lambda: turns.append(pager.page))
+    pager.show(46_293)
+    assert text(pager.label.value) == "rows 1–50 of 46,293"
+    assert pager.previous_button.disabled and not pager.next_button.disabled
+    pager.next_button.click()
+    pager.next_button.click()
+    assert text(pager.label.value) == "rows 101–150 of 46,293" and turns == [1, 2]
+    pager.turn(10_000)
+    assert text(pager.label.value) == "rows 46,251–46,293 of 46,293"
+    assert pager.next_button.disabled and turns[-1] == pager.pages - 1 == 925
+    pager.show(46_000, keep_page=True)  # the same list, a little shorter after a change
+    assert pager.page == 919
+    pager.show(120)  # another list starts on its first page
+    assert pager.page == 0 and pager.layout.display is None
+    pager.show(50)
+    assert pager.layout.display == "none"  # one page: nothing to turn
+
+
+def test_a_paged_table_holds_one_page_of_rows_however_long_the_list():
+    frame = pd.DataFrame({"id": [f"C-{n:06d}" for n in range(1, 100_001)]})
+    table = PagedTable(page_rows=50, what="customers")
+    table.show(frame)
+    assert table_rows(table.html.value) == 50 and "C-000050" in table.html.value
+    table.pager.next_button.click()
+    assert table_rows(table.html.value) == 50
+    assert "C-000051" in table.html.value and "C-000050" not in table.html.value
+    assert text(table.pager.label.value) == "customers 51–100 of 100,000"
+    assert len(table.html.value) < 10_000
+    table.show(frame.head(0), empty="Nobody.")
+    assert text(table.html.value) == "Nobody."
+    table.clear()
+    assert table.html.value == ""

@@ -101,3 +101,24 @@ def test_dormant_customers_are_listed(session):
     assert f"({len(quiet)})" in text(view.dormant_title.value)
     view.dormant_days.value = 30
     assert len(view.model.dormant) >= len(quiet)
+
+
+def test_a_long_section_is_paged_and_its_tasks_keep_their_buttons(session, monkeypatch):
+    import crmbook.widgets.reminders as board
+
+    monkeypatch.setattr(board, "ROWS_SHOWN", 1)
+    view = page(session, days=7)
+    upcoming = view.model.sections["upcoming"]
+    assert len(upcoming) > 1
+    pager = view.section_pagers["upcoming"]
+    assert text(pager.label.value) == f"reminders 1–1 of {len(upcoming):,}"
+    pager.next_button.click()
+    assert upcoming["what"].iloc[1] in shown(view, "upcoming")
+    assert upcoming["what"].iloc[0] not in shown(view, "upcoming")
+    tasks = {t for t in upcoming["task_id"] if isinstance(t, str)}
+    pager.turn(-pager.page)
+    seen = set(view.task_buttons)
+    while not pager.next_button.disabled:  # every task of the section has its buttons
+        pager.next_button.click()
+        seen |= set(view.task_buttons)
+    assert tasks and tasks <= seen

@@ -84,3 +84,18 @@ def test_card_buttons_hand_the_customer_to_their_action(session, known):
     [button] = view.card_actions.children
     button.click()
     assert chosen == [known.customer]
+
+
+def test_a_long_history_is_paged_newest_first(session, known):
+    view = page(session)
+    view.history_pager.page_rows = 2
+    view.box.value = "olga@example.com"
+    view.result_buttons[0].click()
+    first = text(view.card.value)
+    assert "Ask Olga for feedback" in first and "Send Olga the tickets" in first
+    assert "Lisbon city break" not in first
+    view.history_pager.next_button.click()
+    second = text(view.card.value)
+    assert "Call Olga about the hotel" in second and "Lisbon city break" in second
+    assert "Ask Olga for feedback" not in second
+    assert text(view.history_pager.label.value).startswith("entries 3–4 of ")

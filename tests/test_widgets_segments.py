@@ -14,7 +14,8 @@ from widget_support import (
 )
 
 from crmbook.analytics.segments import segment_customers
-from crmbook.widgets.segments import ROWS_SHOWN, SEGMENT_SHEETS, SegmentModel, SegmentView
+from crmbook.widgets._base import PAGE_ROWS
+from crmbook.widgets.segments import SEGMENT_SHEETS, SegmentModel, SegmentView
 
 pytest_plugins = ["widget_support"]  # the shop fixtures
 
@@ -36,7 +37,7 @@ def test_without_filters_every_customer_is_in(session):
     customers = len(session.book.customers.df)
     assert count(view) == customers
     assert "every customer" in text(view.rule_label.value)
-    assert table_rows(view.table.value) == min(customers, ROWS_SHOWN)
+    assert table_rows(view.table.html.value) == min(customers, PAGE_ROWS)
 
 
 def test_filters_write_rules_and_select_what_the_rules_select(session):
@@ -49,7 +50,7 @@ def test_filters_write_rules_and_select_what_the_rules_select(session):
     expected = library(session, rules)
     assert 0 < count(view) == len(expected)
     assert set(view.model.found["id"]) == set(expected["id"])
-    assert OLGA in text(view.table.value)
+    assert OLGA in text(view.table.html.value)
 
 
 def test_revenue_and_last_contact(session, known):
@@ -78,7 +79,7 @@ def test_rfm_scores_and_their_segments(session):
     view = page(session)
     view.rfm.value = True
     assert {"rfm_score", "rfm_segment"} <= set(view.model.shown.columns)
-    assert "rfm segment" in text(view.table.value)
+    assert "rfm segment" in text(view.table.html.value)
     summary = view.model.rfm_summary()
     buyers = view.model.found["rfm_segment"].notna().sum()
     assert summary["customers"].sum() == buyers > 0
@@ -134,3 +135,19 @@ def test_export_writes_the_customers_beside_the_workbook(session, shop):
     view.csv_path.value = "list.txt"
     view.export_button.click()
     assert view.alert.kind == "error" and ".csv" in view.alert.text
+
+
+def test_a_long_segment_is_paged_and_a_new_choice_starts_on_its_first_page(session, known):
+    view = page(session)
+    customers = session.book.customers.df["id"].tolist()
+    assert len(customers) > 2 * PAGE_ROWS
+    pager = view.table.pager
+    assert text(pager.label.value) == f"customers 1–{PAGE_ROWS} of {len(customers):,}"
+    pager.next_button.click()
+    shown = view.table.html.value
+    assert customers[PAGE_ROWS] in shown and customers[PAGE_ROWS - 1] not in shown
+    assert table_rows(shown) == PAGE_ROWS
+    view.model.session.change(lambda book: book.customers.update(known.customer, city="Köln"))
+    assert pager.page == 1  # a save elsewhere keeps the page
+    view.stages.value = ("customer",)
+    assert pager.page == 0

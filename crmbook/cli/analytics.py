@@ -145,8 +145,8 @@ def _print_card(found) -> None:
     for title, frame in parts:
         if frame.empty:
             click.echo(f"{title}: none")
-        else:
-            emit_report(frame, "table", title=title)
+        else:  # a long history shows its newest entries, the ones to know before calling
+            emit_report(frame, "table", title=title, newest_last=title == "History")
 
 
 @main.command()

@@ -18,26 +18,93 @@ import crmbook
 from crmbook.errors import CrmbookError, RecordError
 
 OUTPUT_FORMATS = ("table", "csv", "json")
+ROWS_SHOWN = 50  # a table for people stops here; --all, csv and json give every row
+_ALL_ROWS = "crmbook.all_rows"
 
 
 def _console() -> Console:
     return Console(width=max(120, Console().width), soft_wrap=False)
 
 
+def all_rows_option(command):
+    """The shared --all option: tables show every row instead of the first ROWS_SHOWN.
+
+    Kept in the click context (not passed to the command), so that every table printed
+    through emit obeys it without each command handing it on.
+    """
+
+    def remember(ctx: click.Context, _param, value: bool) -> bool:
+        ctx.meta[_ALL_ROWS] = value
+        return value
+
+    return click.option(
+        "--all",
+        "all_rows",
+        is_flag=True,
+        expose_value=False,
+        callback=remember,
+        help=f"tables show every row, not only the first {ROWS_SHOWN}",
+    )(command)
+
+
 def output_option(command):
-    """The shared --format option of every command that prints records."""
+    """The shared --format option of every command that prints records (with --all)."""
+    command = all_rows_option(command)
     return click.option(
         "--format",
         "fmt",
         type=click.Choice(OUTPUT_FORMATS),
         default="table",
         show_default=True,
-        help="table for people, csv or json for programs",
+        help="table for people, csv or json for programs (every row)",
     )(command)
 
 
-def emit(frame: pd.DataFrame, fmt: str, title: str | None = None) -> None:
-    """Print a frame as a readable table, CSV or JSON."""
+def rows_for_people(frame: pd.DataFrame | pd.Series, *, newest_last: bool = False):
+    """The rows a table for people shows: the first ROWS_SHOWN (the last ones for a history
+    that ends with the newest), or every row with --all. Cut before anything is formatted."""
+    ctx = click.get_current_context(silent=True)
+    if (ctx is not None and ctx.meta.get(_ALL_ROWS)) or len(frame) <= ROWS_SHOWN:
+        return frame
+    return frame.tail(ROWS_SHOWN) if newest_last else frame.head(ROWS_SHOWN)
+
+
+def tell_hidden(total: int, shown: int, what: str = "rows", *, newest_last: bool = False) -> None:
+    """Say how many rows a table left out and how to see them all."""
+    hidden = total - shown
+    if hidden <= 0:
+        return
+    ctx = click.get_current_context(silent=True)
+    options = {p.name for p in ctx.command.params} if ctx is not None else set()
+    ways = ["add --all"] if "all_rows" in options else []
+    if "fmt" in options:
+        ways.append("--format csv or json, for a program")
+    how = ": " + " (or ".join(ways) + ")" * (len(ways) - 1) if ways else ""
+    which = "earlier" if newest_last else "more"
+    click.echo(f"… {hidden:,} {which} {what} not shown ({shown:,} of {total:,}){how}.")
+
+
+def echo_lines(lines: list[str], what: str) -> None:
+    """Print one line per record for people, cut and told like a table."""
+    shown = rows_for_people(pd.Series(lines, dtype=object))
+    for line in shown:
+        click.echo(line)
+    tell_hidden(len(lines), len(shown), what)
+
+
+def emit(
+    frame: pd.DataFrame,
+    fmt: str,
+    title: str | None = None,
+    *,
+    readable: bool = False,
+    newest_last: bool = False,
+) -> None:
+    """Print a frame as a readable table, CSV or JSON (these two always every row).
+
+    A table shows ROWS_SHOWN rows unless --all was given, and says what it left out;
+    `readable` shows rates as percentages and headers with spaces (see emit_report).
+    """
     if fmt == "csv":
         buffer = io.StringIO()
         frame.to_csv(buffer, index=False, date_format="%Y-%m-%d %H:%M")
@@ -46,12 +113,16 @@ def emit(frame: pd.DataFrame, fmt: str, title: str | None = None) -> None:
     if fmt == "json":
         click.echo(frame.to_json(orient="records", date_format="iso", force_ascii=False, indent=2))
         return
+    shown = rows_for_people(frame, newest_last=newest_last)
+    if readable:
+        shown = _readable(shown)
     table = RichTable(title=title, show_lines=False, header_style="bold")
-    for column in frame.columns:
+    for column in shown.columns:
         table.add_column(str(column), overflow="fold")
-    for row in frame.itertuples(index=False):
+    for row in shown.itertuples(index=False):
         table.add_row(*(_cell(v) for v in row))
     _console().print(table)
+    tell_hidden(len(frame), len(shown), newest_last=newest_last)
 
 
 def _cell(value: object) -> str:
@@ -145,9 +216,11 @@ def _readable(frame: pd.DataFrame) -> pd.DataFrame:
     return shown.rename(columns=lambda c: str(c).replace("_", " "))
 
 
-def emit_report(frame: pd.DataFrame, fmt: str, title: str | None = None) -> None:
+def emit_report(
+    frame: pd.DataFrame, fmt: str, title: str | None = None, *, newest_last: bool = False
+) -> None:
     """Print one report table: readable for people, the plain values for csv and json."""
-    emit(_readable(frame) if fmt == "table" else frame, fmt, title=title)
+    emit(frame, fmt, title=title, readable=True, newest_last=newest_last)
 
 
 def emit_sections(sections: dict[str, pd.DataFrame], fmt: str) -> None:

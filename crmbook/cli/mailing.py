@@ -20,6 +20,8 @@ from crmbook.cli.common import (
     emit_report,
     handle_errors,
     output_option,
+    rows_for_people,
+    tell_hidden,
 )
 from crmbook.errors import CrmbookError
 from crmbook.schema import SCHEMA
@@ -46,12 +48,14 @@ def _mail_options(command):
 
 
 def _print_preview(preview: pd.DataFrame) -> None:
-    for position, row in enumerate(preview.itertuples(index=False), start=1):
+    shown = rows_for_people(preview)
+    for position, row in enumerate(shown.itertuples(index=False), start=1):
         who = f"{row.name} ({row.customer_id})" if row.customer_id else row.name
         click.echo(f"--- {position}/{len(preview)}  {who}  <{row.to}>  [{row.status}]")
         if row.subject:
             click.echo(f"Subject: {row.subject}")
         click.echo("\n" + row.body.rstrip("\n") + "\n")
+    tell_hidden(len(preview), len(shown), "messages")
 
 
 def _report_sending(preview, skipped, delivery, notes, fmt: str, dry_run: bool) -> None:

@@ -120,6 +120,8 @@ def validate(file: Path, fmt: str, dayfirst: bool) -> None:
             )
         )
     elif fmt == "csv" or not frame.empty:
+        if fmt == "table":  # a long report shows its errors first, in sheet and row order
+            frame = frame.sort_values("severity", key=lambda s: s != "error", kind="stable")
         emit(
             frame[["severity", "sheet", "row", "column", "value", "message", "fix"]],
             fmt,

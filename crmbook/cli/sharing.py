@@ -12,7 +12,14 @@ import pandas as pd
 
 import crmbook
 from crmbook.cli import main
-from crmbook.cli.common import FILE, emit, handle_errors, output_option
+from crmbook.cli.common import (
+    FILE,
+    all_rows_option,
+    echo_lines,
+    emit,
+    handle_errors,
+    output_option,
+)
 from crmbook.errors import CrmbookError
 from crmbook.sharing.contact_export import FORMATS as CONTACT_FORMATS
 
@@ -83,9 +90,12 @@ def merge(
         click.echo(f"Merged {theirs.name} into a copy of {mine.name}: {result.path}")
         click.echo(f"Merge: {result.how}.")
         emit(result.counts, fmt, title="Records per sheet")
-        for sheet, moved in result.renumbered.items():
-            for old, new in moved.items():
-                click.echo(f"{sheet}: theirs' new {old} is now {new} (both sides used {old})")
+        renumbered = [
+            f"{sheet}: theirs' new {old} is now {new} (both sides used {old})"
+            for sheet, moved in result.renumbered.items()
+            for old, new in moved.items()
+        ]
+        echo_lines(renumbered, "renumbered records")
         if result.conflicts:
             emit(conflicts_frame(result.conflicts).drop(columns=["take"]), fmt, title="Conflicts")
     open_ = len(result.open_conflicts)
@@ -107,6 +117,7 @@ def merge(
 )
 @click.option("--user", default=None, help="your name for the change log")
 @click.option("--force", is_flag=True, help="save even if the file looks open in Excel")
+@all_rows_option
 @handle_errors
 def resolve(file: Path, take: str | None, user: str | None, force: bool) -> None:
     """Apply the choices typed into the Conflicts sheet of a merged workbook FILE.
@@ -117,8 +128,10 @@ def resolve(file: Path, take: str | None, user: str | None, force: bool) -> None
     from crmbook.sharing.books import resolve as resolve_conflicts
 
     done = resolve_conflicts(file, take=take, user=user, force=force)
-    for row in done.applied:
-        click.echo(f"{row['sheet']} {row['record']} {row['field']}: took {row['take']}")
+    echo_lines(
+        [f"{r['sheet']} {r['record']} {r['field']}: took {r['take']}" for r in done.applied],
+        "resolved conflicts",
+    )
     click.echo(f"{len(done.applied)} conflict(s) resolved, {len(done.still_open)} open.")
     sys.exit(1 if len(done.still_open) else 0)
 
@@ -148,6 +161,7 @@ def resolve(file: Path, take: str | None, user: str | None, force: bool) -> None
 )
 @click.option("--user", default=None, help="your name for the change log")
 @click.option("--force", is_flag=True, help="save even if the file looks open in Excel")
+@all_rows_option
 @handle_errors
 def import_(
     file: Path,

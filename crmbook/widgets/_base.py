@@ -20,6 +20,12 @@ Output
     kernel `with output:` captures nothing; when an Output widget is needed, write to it with
     `append_stdout` / `append_display_data`.)
 
+Long lists
+    A page never holds more than a page of rows (PAGE_ROWS), however many there are: a list
+    that can grow with the business (reminders, a segment, a mailing, a history) is shown
+    through a `Pager` ("rows 1–50 of 46,293", Previous / Next), as a `PagedTable` or, for
+    rows with their own buttons, by drawing `pager.rows(frame)` on each turn.
+
 Progress
     Long jobs report to a `Steps` (session.py). `ProgressBar` shows them honestly: a bar that
     moves one step per real step (opening: one per sheet read), a spinner for a job that is a
@@ -33,6 +39,7 @@ import functools
 import html
 import io
 import logging
+import math
 from collections.abc import Callable
 
 import ipywidgets as widgets
@@ -178,6 +185,119 @@ def frame_html(
         f'{TABLE_STYLE}<table class="crmbook-table"><thead><tr>{head}</tr></thead>'
         f"<tbody>{body}</tbody></table>{tail}"
     )
+
+
+PAGE_ROWS = 50
+
+
+class Pager(widgets.HBox):
+    """Previous and Next over a long list, and where we are: "rows 1–50 of 46,293".
+
+    `show(total)` starts on the first page of a new list (keep_page=True stays on the page,
+    for the same list drawn again after a change); `rows(frame)` is the part of the list on
+    the page; `on_turn(callback)` hears each turn. Hidden while the list fits on one page.
+    """
+
+    def __init__(self, page_rows: int = PAGE_ROWS, what: str = "rows"):
+        self.page_rows = page_rows
+        self.what = what
+        self.total = 0
+        self.page = 0
+        self.previous_button = widgets.Button(
+            description="Previous", icon="chevron-left", layout={"width": "110px"}
+        )
+        self.next_button = widgets.Button(
+            description="Next", icon="chevron-right", layout={"width": "110px"}
+        )
+        self.label = widgets.HTML()
+        self._listeners: list[Callable[[], None]] = []
+        self.previous_button.on_click(lambda _button: self.turn(-1))
+        self.next_button.on_click(lambda _button: self.turn(1))
+        super().__init__([self.previous_button, self.label, self.next_button])
+        self.show(0)
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.page_rows))
+
+    @property
+    def start(self) -> int:
+        return self.page * self.page_rows
+
+    @property
+    def stop(self) -> int:
+        return min(self.start + self.page_rows, self.total)
+
+    def show(self, total: int, *, keep_page: bool = False) -> None:
+        self.total = total
+        self.page = min(self.page, self.pages - 1) if keep_page else 0
+        self._draw()
+
+    def rows(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows of `frame` on the page shown."""
+        return frame.iloc[self.start : self.stop]
+
+    def turn(self, pages: int) -> None:
+        """Go `pages` pages on (back when negative), as far as the list goes."""
+        page = min(max(self.page + pages, 0), self.pages - 1)
+        if page == self.page:
+            return
+        self.page = page
+        self._draw()
+        for listener in self._listeners:
+            listener()
+
+    def on_turn(self, callback: Callable[[], None]) -> None:
+        self._listeners.append(callback)
+
+    def _draw(self) -> None:
+        self.label.value = (
+            f'<span class="crmbook-pager" style="padding:0 8px">{html.escape(self.what)} '
+            f"{self.start + 1:,}–{self.stop:,} of {self.total:,}</span>"
+        )
+        self.previous_button.disabled = self.page == 0
+        self.next_button.disabled = self.page >= self.pages - 1
+        self.layout.display = None if self.total > self.page_rows else "none"
+
+
+class PagedTable(widgets.VBox):
+    """A frame as an HTML table one page at a time, its Pager under it.
+
+    `html.value` is the page shown (what a test reads), `frame` the whole list.
+    """
+
+    def __init__(self, page_rows: int = PAGE_ROWS, what: str = "rows"):
+        self.html = widgets.HTML()
+        self.pager = Pager(page_rows, what)
+        self.frame = pd.DataFrame()
+        self._empty = ""
+        self._note = ""
+        self.pager.on_turn(self._draw)
+        super().__init__([self.html, self.pager])
+
+    def show(
+        self,
+        frame: pd.DataFrame,
+        *,
+        empty: str = "Nothing to show.",
+        note: str = "",
+        keep_page: bool = False,
+    ) -> None:
+        self.frame, self._empty, self._note = frame, empty, note
+        self.pager.show(len(frame), keep_page=keep_page)
+        self._draw()
+
+    def clear(self) -> None:
+        """Show nothing at all (not even the note for an empty list)."""
+        self.frame = pd.DataFrame()
+        self.pager.show(0)
+        self.html.value = ""
+
+    def _draw(self) -> None:
+        page = self.pager.rows(self.frame)
+        self.html.value = frame_html(
+            page, max_rows=self.pager.page_rows, empty=self._empty, note=self._note
+        )
 
 
 def figure_png(fig, dpi: int = 90) -> bytes:

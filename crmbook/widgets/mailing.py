@@ -22,7 +22,7 @@ from crmbook.mailing.campaign import DEFAULT_VIA, MailingRun, mail
 from crmbook.mailing.config import MailConfig, load_config
 from crmbook.mailing.outbox import Delivery
 from crmbook.mailing.senders import EMAIL_VIAS, SMS_VIAS
-from crmbook.widgets._base import Alert, ProgressBar, frame_html, heading, reported
+from crmbook.widgets._base import Alert, PagedTable, ProgressBar, heading, reported
 from crmbook.widgets.session import NO_STEPS, Session, Steps
 
 VIA_LABELS = {
@@ -32,7 +32,6 @@ VIA_LABELS = {
     "http": "send to the SMS gateway (HTTP)",
 }
 PREVIEW_COLUMNS = ["customer_id", "name", "to", "status", "subject"]
-ROWS_SHOWN = 50
 
 
 @dataclass(frozen=True)
@@ -179,15 +178,17 @@ class MailingView(widgets.VBox):
             description="Send", icon="paper-plane", button_style="primary", disabled=True
         )
         self.summary = widgets.HTML()
-        self.table = widgets.HTML()
+        self.table = PagedTable(what="messages")
         self.recipient = widgets.Dropdown(description="Read", layout=wide)
         self.message = widgets.HTML()
-        self.skipped_table = widgets.HTML()
+        self.skipped_title = widgets.HTML()
+        self.skipped_table = PagedTable(what="customers")
         self._syncing = False
         self._set_vias()
         for control in (self.template, self.segment, self.rules, self.via, self.out, self.campaign):
             control.observe(reported(self.alert, self._changed), names="value")
         self.recipient.observe(reported(self.alert, self._show_message), names="value")
+        self.table.pager.on_turn(reported(self.alert, self._offer_recipients))
         self.preview_button.on_click(reported(self.alert, self._preview))
         self.send_button.on_click(reported(self.alert, self._send))
         super().__init__(
@@ -208,6 +209,7 @@ class MailingView(widgets.VBox):
                 self.table,
                 self.recipient,
                 self.message,
+                self.skipped_title,
                 self.skipped_table,
             ]
         )
@@ -238,8 +240,9 @@ class MailingView(widgets.VBox):
         )
         self.send_button.disabled = True
         self.send_button.description = "Send"
-        self.summary.value = self.table.value = self.message.value = ""
-        self.skipped_table.value = ""
+        self.summary.value = self.message.value = self.skipped_title.value = ""
+        self.table.clear()
+        self.skipped_table.clear()
         self.recipient.options = []
 
     def _preview(self, _button=None) -> None:
@@ -255,21 +258,31 @@ class MailingView(widgets.VBox):
             + (f", {done_before:,} sent before (not sent again)" if done_before else "")
             + f"; {len(skipped):,} customer(s) get none (see below)."
         )
-        self.table.value = frame_html(
-            preview[PREVIEW_COLUMNS], max_rows=ROWS_SHOWN, empty="Nobody gets this message."
-        )
-        self.recipient.options = [
-            (f"{r.name} <{r.to}>", position)
-            for position, r in enumerate(preview.itertuples(index=False))
-        ]
-        self._show_message()
-        self.skipped_table.value = (
-            "<b>No message for</b>" + frame_html(skipped, max_rows=ROWS_SHOWN)
-            if len(skipped)
-            else ""
-        )
+        self.table.show(preview[PREVIEW_COLUMNS], empty="Nobody gets this message.")
+        self._offer_recipients()
+        if len(skipped):
+            self.skipped_title.value = f"<b>No message for ({len(skipped):,})</b>"
+            self.skipped_table.show(skipped)
+        else:
+            self.skipped_title.value = ""
+            self.skipped_table.clear()
         self.send_button.disabled = waiting == 0
         self.send_button.description = f"Send {waiting:,}"
+
+    def _offer_recipients(self) -> None:
+        """The messages of the preview page shown, to read one in full."""
+        run = self.model.run
+        pager = self.table.pager
+        if run is None:
+            self.recipient.options = []
+            return
+        page = pager.rows(run.preview)
+        self.recipient.options = [
+            (f"{r.name} <{r.to}>", position)
+            for position, r in enumerate(page.itertuples(index=False), start=pager.start)
+        ]
+        self.recipient.value = pager.start if len(page) else None
+        self._show_message()
 
     def _show_message(self, _change=None) -> None:
         run = self.model.run
@@ -291,7 +304,7 @@ class MailingView(widgets.VBox):
         self.send_button.disabled = True
         delivery = self.model.send(self.progress)
         results = delivery.to_frame()
-        self.table.value = frame_html(results, max_rows=ROWS_SHOWN, empty="Nothing was sent.")
+        self.table.show(results, empty="Nothing was sent.")
         self.recipient.options = []
         self.message.value = ""
         summary = f"{delivery.summary().capitalize()}; {delivery.logged} interaction(s) logged."

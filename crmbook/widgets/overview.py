@@ -9,7 +9,7 @@ import pandas as pd
 
 from crmbook.analytics.overview import overview as headline_figures
 from crmbook.validation import Report
-from crmbook.widgets._base import Alert, frame_html, heading, reported
+from crmbook.widgets._base import Alert, PagedTable, frame_html, heading, reported
 from crmbook.widgets.session import Session
 
 ISSUES_SHOWN = 20
@@ -40,13 +40,14 @@ class OverviewModel:
 
 
 class OverviewView(widgets.VBox):
-    """The figures as a table, and the problems as an alert plus a table of the first ones."""
+    """The figures as a table, and the problems as an alert plus a table of them, a page at
+    a time."""
 
     def __init__(self, model: OverviewModel):
         self.model = model
         self.alert = Alert()
         self.figures = widgets.HTML()
-        self.issues = widgets.HTML()
+        self.issues = PagedTable(ISSUES_SHOWN, "problems")
         self.reread_button = widgets.Button(description="Read the workbook again", icon="refresh")
         self.reread_button.on_click(reported(self.alert, self._reread))
         super().__init__(
@@ -84,9 +85,11 @@ class OverviewView(widgets.VBox):
         else:
             self.alert.success("No problems found in the workbook.")
         frame = report.to_frame()
-        self.issues.value = (
-            frame_html(frame[ISSUE_COLUMNS], max_rows=ISSUES_SHOWN) if len(frame) else ""
-        )
+        if len(frame):  # errors first: they keep crmbook from reading records
+            errors_first = frame.sort_values("severity", key=lambda s: s != "error", kind="stable")
+            self.issues.show(errors_first[ISSUE_COLUMNS], keep_page=True)
+        else:
+            self.issues.clear()
 
 
 def overview(session: Session) -> OverviewView:

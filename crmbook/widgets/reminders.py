@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from collections import defaultdict
 
 import ipywidgets as widgets
+import numpy as np
 import pandas as pd
 
 from crmbook.analytics.reminders import reminders
 from crmbook.analytics.segments import dormant
-from crmbook.widgets._base import Alert, ProgressBar, frame_html, heading, reported
+from crmbook.widgets._base import Alert, PagedTable, Pager, ProgressBar, heading, reported
 from crmbook.widgets.session import NO_STEPS, Session, Steps
 
 SECTIONS = {  # in the order shown: what is due today first, then what slipped
@@ -58,9 +58,7 @@ class RemindersModel:
         today = pd.Timestamp(self.session.today())
         frames = self.session.frames(*REMINDER_SHEETS)
         found = reminders(frames, today.date(), self.days, self.owner)
-        found["task_id"] = pd.Series(
-            _task_ids(found, frames["Tasks"]), index=found.index, dtype=object
-        )
+        found["task_id"] = _task_ids(found, frames["Tasks"])
         yearly = found["kind"].isin(YEARLY)
         when = found["when"].dt.normalize()
         self.sections = {
@@ -94,7 +92,8 @@ class RemindersModel:
 
 class RemindersView(widgets.VBox):
     """The board. `task_buttons` maps a task id on the board to its (done, postpone) buttons;
-    `section_boxes` maps a section to the box listing it."""
+    `section_boxes` maps a section to the box listing one page of it, `section_pagers` to
+    the Pager under that box."""
 
     def __init__(self, model: RemindersModel):
         self.model = model
@@ -117,9 +116,12 @@ class RemindersView(widgets.VBox):
             value=7, min=1, max=365, description="Postpone by", layout={"width": "170px"}
         )
         self.section_boxes = {name: widgets.VBox() for name in SECTIONS}
-        self.dormant_table = widgets.HTML()
+        self.section_pagers = {name: Pager(ROWS_SHOWN, "reminders") for name in SECTIONS}
+        for name, pager in self.section_pagers.items():
+            pager.on_turn(reported(self.alert, lambda name=name: self._draw_section(name)))
+        self.dormant_table = PagedTable(ROWS_SHOWN, "customers")
         self.dormant_title = widgets.HTML()
-        self.task_buttons: dict[str, tuple[widgets.Button, widgets.Button]] = {}
+        self._buttons: dict[str, dict[str, tuple[widgets.Button, widgets.Button]]] = {}
         for control in (self.owner, self.days, self.dormant_days):
             control.observe(reported(self.alert, self._chosen), names="value")
         super().__init__(
@@ -133,12 +135,12 @@ class RemindersView(widgets.VBox):
                 widgets.HBox([self.owner, self.days, self.dormant_days, self.postpone_days]),
                 widgets.HBox([self.progress]),
                 self.alert,
-                *self.section_boxes.values(),
+                *(widgets.VBox([self.section_boxes[n], self.section_pagers[n]]) for n in SECTIONS),
                 self.dormant_title,
                 self.dormant_table,
             ]
         )
-        model.session.on_change(self._draw)
+        model.session.on_change(lambda: self._draw(keep_page=True))
         self._draw()
 
     def _chosen(self, _change=None) -> None:
@@ -149,32 +151,43 @@ class RemindersView(widgets.VBox):
         self.model.refresh()
         self._draw()
 
-    def _draw(self) -> None:
-        self.task_buttons = {}
-        for name, title in SECTIONS.items():
-            frame = self.model.sections.get(name, pd.DataFrame())
-            rows = [widgets.HTML(f"<h4 style='margin:10px 0 2px'>{title} ({len(frame)})</h4>")]
-            if frame.empty:
-                rows.append(
-                    widgets.HTML("<span class='crmbook-note' style='color:#6c757d'>Nothing.</span>")
-                )
-            for record in frame.head(ROWS_SHOWN).to_dict("records"):
-                rows.append(self._row(record))
-            if len(frame) > ROWS_SHOWN:
-                rows.append(
-                    widgets.HTML(
-                        f"<span style='color:#6c757d'>… and {len(frame) - ROWS_SHOWN} more.</span>"
-                    )
-                )
-            self.section_boxes[name].children = rows
+    def _draw(self, *, keep_page: bool = False) -> None:
+        """Every section from its first page (after a save: on the page it was)."""
+        for name in SECTIONS:
+            self.section_pagers[name].show(len(self._section(name)), keep_page=keep_page)
+            self._draw_section(name)
         quiet = self.model.dormant
         self.dormant_title.value = (
             f"<h4 style='margin:10px 0 2px'>Not contacted for {self.model.dormant_days} days "
-            f"or more ({len(quiet)})</h4>"
+            f"or more ({len(quiet):,})</h4>"
         )
-        self.dormant_table.value = frame_html(quiet, max_rows=ROWS_SHOWN, empty="Nobody.")
+        self.dormant_table.show(quiet, empty="Nobody.", keep_page=keep_page)
 
-    def _row(self, record: dict) -> widgets.Widget:
+    def _draw_section(self, name: str) -> None:
+        """One section's page of reminders, each task with its buttons."""
+        frame = self._section(name)
+        pager = self.section_pagers[name]
+        title = f"{SECTIONS[name]} ({len(frame):,})"
+        rows = [widgets.HTML(f"<h4 style='margin:10px 0 2px'>{title}</h4>")]
+        if frame.empty:
+            rows.append(
+                widgets.HTML("<span class='crmbook-note' style='color:#6c757d'>Nothing.</span>")
+            )
+        buttons: dict[str, tuple[widgets.Button, widgets.Button]] = {}
+        for record in pager.rows(frame).to_dict("records"):
+            rows.append(self._row(record, buttons))
+        self._buttons[name] = buttons
+        self.section_boxes[name].children = rows
+
+    @property
+    def task_buttons(self) -> dict[str, tuple[widgets.Button, widgets.Button]]:
+        """The (done, postpone) buttons of each task on the pages shown, by task id."""
+        return {k: v for shown in self._buttons.values() for k, v in shown.items()}
+
+    def _section(self, name: str) -> pd.DataFrame:
+        return self.model.sections.get(name, pd.DataFrame())
+
+    def _row(self, record: dict, buttons: dict) -> widgets.Widget:
         text = widgets.HTML(_reminder_html(record), layout={"width": "640px"})
         task_id = record.get("task_id")
         if not isinstance(task_id, str):
@@ -194,7 +207,7 @@ class RemindersView(widgets.VBox):
         )
         done.on_click(reported(self.alert, lambda _b: self._done(task_id)))
         later.on_click(reported(self.alert, lambda _b: self._postpone(task_id)))
-        self.task_buttons[task_id] = (done, later)
+        buttons[task_id] = (done, later)
         return widgets.HBox([text, done, later])
 
     def _done(self, task_id: str) -> None:
@@ -215,33 +228,43 @@ def reminders_board(session: Session) -> RemindersView:
     return RemindersView(RemindersModel(session))
 
 
-def _task_ids(found: pd.DataFrame, tasks: pd.DataFrame) -> list[str | None]:
+def _task_ids(found: pd.DataFrame, tasks: pd.DataFrame) -> pd.Series:
     """The id of the task behind each task reminder (None for other kinds).
 
     A reminder names its task by customer, due day and title; open tasks alike in all three
-    are interchangeable, so each reminder takes the next of them in id order.
+    are interchangeable, so the n-th reminder of a kind takes the n-th of them in id order
+    (matched on whole columns: a board of 40,000 tasks draws in a blink).
     """
     status = tasks["status"].fillna("open").astype("str").str.strip().str.casefold()
     open_tasks = tasks[~status.isin(("done", "cancelled")) & tasks["done_on"].isna()]
-    pool: dict[tuple, list[str]] = defaultdict(list)
-    for record in open_tasks.sort_values("id").to_dict("records"):
-        pool[_task_key(record["customer_id"], record["due"], record["title"])].append(record["id"])
-    ids = []
-    for record in found.to_dict("records"):
-        if record["kind"] != "task":
-            ids.append(None)
-            continue
-        alike = pool.get(_task_key(record["customer_id"], record["when"], record["what"]), [])
-        ids.append(alike.pop(0) if alike else None)
-    return ids
+    open_tasks = open_tasks.sort_values("id", kind="stable")
+    pool = _task_keys(open_tasks["customer_id"], open_tasks["due"], open_tasks["title"])
+    pool["task_id"] = open_tasks["id"].to_numpy()
+    asked = found[found["kind"] == "task"]
+    wanted = _task_keys(asked["customer_id"], asked["when"], asked["what"])
+    matched = wanted.merge(pool, on=list(wanted.columns), how="left")
+    ids = np.full(len(found), None, dtype=object)
+    ids[(found["kind"] == "task").to_numpy()] = [
+        i if isinstance(i, str) else None for i in matched["task_id"]
+    ]
+    return pd.Series(ids, index=found.index, dtype=object)
 
 
-def _task_key(customer_id: object, due: object, title: object) -> tuple:
-    def text(value: object) -> str:
-        return "" if value is None or pd.isna(value) else str(value).strip()
+def _task_keys(customer_id: pd.Series, due: pd.Series, title: pd.Series) -> pd.DataFrame:
+    """Customer, due day and title as compared, and which of the alike this one is."""
 
-    day = None if pd.isna(due) else pd.Timestamp(due).normalize()
-    return text(customer_id), day, text(title)
+    def text(values: pd.Series) -> pd.Series:
+        return values.astype(object).where(values.notna(), "").astype("str").str.strip()
+
+    keys = pd.DataFrame(
+        {
+            "customer": text(customer_id).to_numpy(),
+            "day": pd.to_datetime(due).dt.normalize().to_numpy(),
+            "title": text(title).to_numpy(),
+        }
+    )
+    keys["nth"] = keys.groupby(["customer", "day", "title"], dropna=False).cumcount()
+    return keys
 
 
 def _reminder_html(record: dict) -> str:

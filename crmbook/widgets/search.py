@@ -12,7 +12,15 @@ import pandas as pd
 
 from crmbook.analytics.card import CustomerCard, customer_card
 from crmbook.errors import RecordError
-from crmbook.widgets._base import TABLE_STYLE, Alert, frame_html, heading, reported
+from crmbook.widgets._base import (
+    PAGE_ROWS,
+    TABLE_STYLE,
+    Alert,
+    Pager,
+    frame_html,
+    heading,
+    reported,
+)
 from crmbook.widgets.session import Session
 
 HITS_SHOWN = 8
@@ -71,9 +79,11 @@ class SearchView(widgets.VBox):
         self.results = widgets.VBox()
         self.result_buttons: list[widgets.Button] = []
         self.card = widgets.HTML("")
+        self.history_pager = Pager(what="entries")
         self.card_actions = widgets.HBox()
         self._actions: list[tuple[str, Callable[[str], None]]] = []
         self.box.observe(reported(self.alert, self._typed), names="value")
+        self.history_pager.on_turn(reported(self.alert, self._draw_card))
         super().__init__(
             [
                 heading(
@@ -86,6 +96,7 @@ class SearchView(widgets.VBox):
                 self.alert,
                 self.card_actions,
                 self.card,
+                self.history_pager,
             ]
         )
         model.session.on_change(self._redraw)
@@ -97,8 +108,15 @@ class SearchView(widgets.VBox):
 
     def open_card(self, customer_id: str) -> None:
         self.alert.clear()
-        self.card.value = card_html(self.model.open_card(customer_id))
+        card = self.model.open_card(customer_id)
+        self.history_pager.show(len(card.timeline))
+        self._draw_card()
         self._draw_actions()
+
+    def _draw_card(self) -> None:
+        """The card with one page of its history (the newest entries first)."""
+        card, pager = self.model.card, self.history_pager
+        self.card.value = card_html(card, pager.start, pager.stop) if card is not None else ""
 
     def _typed(self, change) -> None:
         self.alert.clear()
@@ -138,7 +156,9 @@ class SearchView(widgets.VBox):
 
     def _redraw(self) -> None:
         self._draw_results()
-        self.card.value = card_html(self.model.card) if self.model.card is not None else ""
+        card = self.model.card
+        self.history_pager.show(len(card.timeline) if card is not None else 0, keep_page=True)
+        self._draw_card()
         self._draw_actions()
 
 
@@ -147,8 +167,9 @@ def search(session: Session) -> SearchView:
     return SearchView(SearchModel(session))
 
 
-def card_html(card: CustomerCard) -> str:
-    """The customer card as HTML: who they are, where they stand, and their history."""
+def card_html(card: CustomerCard, start: int = 0, stop: int = PAGE_ROWS) -> str:
+    """The customer card as HTML: who they are, where they stand, and their history (the
+    entries start:stop of it, counted from the newest)."""
     c = card.customer
     facts = {
         "stage": f"{card.stage or '-'} (the history suggests: {card.suggested_stage})",
@@ -177,18 +198,17 @@ def card_html(card: CustomerCard) -> str:
     if not card.follow_ups.empty:
         parts.append("<h4>Open follow-ups</h4>")
         parts.append(frame_html(card.follow_ups.drop(columns=["id"])))
-    parts.append(f"<h4>History ({len(card.timeline)} entries, newest first)</h4>")
-    parts.append(_timeline_html(card.timeline))
+    parts.append(f"<h4>History ({len(card.timeline):,} entries, newest first)</h4>")
+    parts.append(_timeline_html(card.timeline.iloc[::-1].iloc[start:stop]))
     parts.append("</div>")
     return "".join(parts)
 
 
-def _timeline_html(timeline: pd.DataFrame) -> str:
-    if timeline.empty:
+def _timeline_html(entries: pd.DataFrame) -> str:
+    if entries.empty:
         return '<p class="crmbook-note">Nothing yet: no interaction, deal, sale or task.</p>'
-    newest = timeline.iloc[::-1]
     items = []
-    for entry in newest.to_dict("records"):
+    for entry in entries.to_dict("records"):
         details = [entry[k] for k in ("status", "owner") if entry.get(k)]
         amount = entry.get("amount")
         if amount is not None and not pd.isna(amount):

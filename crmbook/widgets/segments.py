@@ -27,12 +27,19 @@ from crmbook.analytics.segments import (
     segment_customers,
 )
 from crmbook.errors import RecordError
-from crmbook.widgets._base import Alert, ProgressBar, customer_count, frame_html, heading, reported
+from crmbook.widgets._base import (
+    Alert,
+    PagedTable,
+    ProgressBar,
+    customer_count,
+    frame_html,
+    heading,
+    reported,
+)
 from crmbook.widgets.session import NO_STEPS, Session, Steps
 
 SHOWN_COLUMNS = ["id", "name", "email", "phone", "city", "stage", "source", "owner"]
 RFM_COLUMNS = ["revenue", "purchases", "last_purchase", "rfm_score", "rfm_segment"]
-ROWS_SHOWN = 50
 CITIES_OFFERED = 40
 SEGMENT_SHEETS = ("Customers", "Interactions", "Sales", "Segments")
 
@@ -244,7 +251,7 @@ class SegmentView(widgets.VBox):
         self.rfm = widgets.Checkbox(description="add RFM scores", indent=False)
         self.count = widgets.HTML()
         self.rule_label = widgets.HTML()
-        self.table = widgets.HTML()
+        self.table = PagedTable(what="customers")
         self.rfm_table = widgets.HTML()
         self.name = widgets.Text(placeholder="segment name, e.g. Newsletter Berlin")
         self.notes = widgets.Text(placeholder="a note (optional)")
@@ -302,7 +309,7 @@ class SegmentView(widgets.VBox):
                 self.table,
             ]
         )
-        model.session.on_change(self._redraw)
+        model.session.on_change(lambda: self._redraw(keep_page=True))
         self._redraw()
 
     def _filtered(self, _change=None) -> None:
@@ -323,7 +330,7 @@ class SegmentView(widgets.VBox):
         finally:
             self._redraw()
 
-    def _redraw(self) -> None:
+    def _redraw(self, *, keep_page: bool = False) -> None:
         found = self.model.found
         self.count.value = (
             f"<span class='crmbook-count' style='font-size:16px'><b>{len(found):,}</b> "
@@ -335,8 +342,8 @@ class SegmentView(widgets.VBox):
             if rules
             else "<span class='crmbook-note'>No filter: every customer.</span>"
         )
-        self.table.value = frame_html(
-            self.model.shown, max_rows=ROWS_SHOWN, empty="No customer matches these filters."
+        self.table.show(
+            self.model.shown, empty="No customer matches these filters.", keep_page=keep_page
         )
         self.rfm_table.value = (
             "<b>RFM segments in this selection</b>"
