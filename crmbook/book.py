@@ -6,8 +6,12 @@
     book.interactions.add(customer_id=cid, when="2024-05-01 10:00", channel="call")
     book.save()
 
-Sheets are read lazily (only what a job touches), records are validated before they enter
-the book, and a save rewrites only the sheets that changed (see io/writer.py).
+Sheets are read lazily (only what a job touches) and records are validated before they
+enter the book. A save hands the storage one value, `Changes` (storage/changes.py): the
+records added, the fields changed with the values read, the records deleted, the log lines
+and the rest; the storage stores it all or nothing (the workbook rewrites only the sheets
+that changed, see storage/workbook.py) and tells back what the Book needs (the rows its
+records now stand on, the metadata as stored).
 """
 
 from __future__ import annotations
@@ -16,22 +20,28 @@ import datetime as dt
 import getpass
 import os
 import re
-import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from crmbook.errors import CrmbookError, NotAWorkbookError, RecordError
 from crmbook.io.newsheet import NewSheet, check_sheet_name, frame_formats, unique_headers
 from crmbook.io.reader import RawSheet
-from crmbook.io.safety import atomic_replace
-from crmbook.io.template import write_template
-from crmbook.languages import LABELS, Words, sheet_aliases, words
+from crmbook.languages import LABELS, book_words, sheet_aliases
 from crmbook.lists import numbers_column, parse_share, read_numbers
-from crmbook.schema import SCHEMA, SCHEMA_HISTORY, SCHEMA_VERSION, Schema, Sheet
-from crmbook.storage import Pending, Storage, is_database_url, storage_for
+from crmbook.schema import SCHEMA, Schema, Sheet
+from crmbook.storage import (
+    Changes,
+    SheetChanges,
+    Storage,
+    Upgrade,
+    is_database_url,
+    storage_for,
+)
+from crmbook.storage import create as create_storage
+from crmbook.storage.changes import COUNTER
 from crmbook.validation import (
     ERROR,
     WARNING,
@@ -59,14 +69,15 @@ def open(
     `location` is a file ("shop.xlsx") or a database URL ("sqlite:///shop.db",
     "postgresql://user@server/shop"; see storage/sql.py). With a password, an encrypted
     workbook is decrypted to a private temporary copy and save() encrypts it again
-    (see sharing/protect.py).
+    (see storage/encrypted.py).
     """
     if password is not None:
         if is_database_url(location):
             raise CrmbookError("a password protects a workbook file, not a database")
-        from crmbook.sharing.protect import open_encrypted
+        from crmbook.storage.encrypted import EncryptedStorage
 
-        return open_encrypted(Path(location), password, user=user, dayfirst=dayfirst)
+        storage = EncryptedStorage(Path(location), password, SCHEMA)
+        return Book(storage, user=user, dayfirst=dayfirst)
     return Book(storage_for(location, SCHEMA), user=user, dayfirst=dayfirst)
 
 
@@ -79,19 +90,7 @@ def create(
 ) -> Book:
     """Make a new empty workbook from the schema (sheets and labels in `lang`), or the
     tables of a new database at a database URL, and open it."""
-    if is_database_url(location):
-        from crmbook.storage.sql import create_database
-
-        storage = create_database(str(location), SCHEMA, overwrite=overwrite, lang=lang)
-        return Book(storage, user=user)
-    path = Path(location)
-    if path.exists() and not overwrite:
-        raise CrmbookError(f"{path} already exists; choose another name or delete it first")
-    now = dt.datetime.now().replace(microsecond=0)
-    tmp = path.with_name(f".{path.name}.crmbook-new")
-    write_template(tmp, workbook_id=uuid.uuid4().hex, now=now, lang=lang)
-    atomic_replace(tmp, path, backups=0)
-    return Book(path, user=user)
+    return Book(create_storage(location, SCHEMA, overwrite=overwrite, lang=lang), user=user)
 
 
 BULK_LOG_THRESHOLD = 100
@@ -113,15 +112,17 @@ class Table:
         self.book = book
         self.sheet = sheet
         self._typed: TypedSheet | None = None
-        self._new: list[pd.DataFrame] = []
-        self._rewrite = False
-        self._pending_append = 0
-        self._kept_raw: dict[str, pd.Series] = {}
+        self._new: list[pd.DataFrame] = []  # records added before the sheet was read
+        self._kept_raw: dict[str, pd.Series] = {}  # field -> unreadable values, by frame index
         self._added_columns: list[str] = []  # user columns added since the last save
         self._stored_keys: set[str] | None = None
-        # record by record, for a database: what is stored and which fields changed since
-        self._stored: pd.Series | None = None  # frame position -> key, as stored
-        self._edits: dict[object, dict[str, object]] = {}  # position -> field -> stored value
+        # What the storage holds, to tell it what changed (see changes()): by frame index,
+        # each stored record's position as read and its key; the fields changed since, with
+        # the value read; the ids given to records read without one.
+        self._read_at: pd.Series | None = None
+        self._stored: pd.Series | None = None
+        self._edits: dict[object, dict[str, object]] = {}
+        self._given_ids: dict[int, str] = {}
 
     def __repr__(self) -> str:
         return f"<Table {self.sheet.name}: {len(self)} records>"
@@ -139,8 +140,7 @@ class Table:
         if self._new:
             new = pd.concat(self._new, ignore_index=True)
             self._new = []
-            self._typed.frame, self._typed.rows = _append(self._typed, new)
-            self._pending_append += len(new)
+            self._append(new)
         return self._typed
 
     @property
@@ -163,7 +163,7 @@ class Table:
         if self._typed is not None:
             return self.keys
         if self._stored_keys is None:
-            self._stored_keys = self.book._raw_keys(self.sheet)
+            self._stored_keys = set(self.book.storage.keys(self.sheet.name))
             if self.sheet.id_prefix:
                 self.book._bump_counter(self.sheet, pd.Series(list(self._stored_keys), dtype="str"))
         pending = {k for frame in self._new for k in frame[self.sheet.key].dropna()}
@@ -198,8 +198,7 @@ class Table:
         typed.frame[name] = pd.Series(None, index=typed.frame.index, dtype=object)
         typed.layout.append(name)
         self._added_columns.append(name)
-        self._rewrite = True
-        self.book._log_many(self.sheet, [""], name, "", "column added")
+        self.book.log_change(self.sheet, [""], name, "", "column added")
         return name
 
     def get(self, key: str) -> dict:
@@ -260,13 +259,12 @@ class Table:
         if self._typed is None:
             self._new.append(new)
         else:
-            self._typed.frame, self._typed.rows = _append(self._typed, new)
-            self._pending_append += len(new)
+            self._append(new)
         keys = new[self.sheet.key].tolist()
         if len(keys) <= BULK_LOG_THRESHOLD:
-            self.book._log_many(self.sheet, keys, "", "", "added")
+            self.book.log_change(self.sheet, keys, "", "", "added")
         else:
-            self.book._log_many(
+            self.book.log_change(
                 self.sheet, [f"{keys[0]}..{keys[-1]}"], "", "", f"added {len(keys):,} records"
             )
         return keys
@@ -300,10 +298,9 @@ class Table:
             frame.at[position, name] = new
             self._edits.setdefault(position, {}).setdefault(name, old)
             if name != "updated":
-                self.book._log_many(self.sheet, [key], name, _shown(old), _shown(new))
+                self.book.log_change(self.sheet, [key], name, _shown(old), _shown(new))
                 if name in self._kept_raw:
                     self._kept_raw[name] = self._kept_raw[name].drop(position, errors="ignore")
-        self._rewrite = True
 
     def upsert(self, key: str, **values: object) -> str:
         """Change the record with this key, or add it: names match whatever their case
@@ -329,8 +326,7 @@ class Table:
         )
         self.typed.frame = frame.drop(index=position)
         self.typed.rows = self.typed.rows.drop(index=position)
-        self._rewrite = True
-        self.book._log_many(self.sheet, [key], "", summary, "deleted")
+        self.book.log_change(self.sheet, [key], "", summary, "deleted")
 
     # ------------------------------------------------------------ helpers
 
@@ -394,66 +390,83 @@ class Table:
         if errors:
             raise RecordError(_issues_message(self.sheet, errors), errors)
 
-    def _saved(self, last_row: int) -> None:
-        if self._typed is not None:
-            if self._rewrite:
-                first = self._typed.header_row + 1
-                self._typed.rows = pd.Series(
-                    range(first, first + len(self._typed.frame)),
-                    index=self._typed.frame.index,
-                    dtype=object,
-                )
-            elif self._pending_append:
-                n = self._pending_append
-                rows = self._typed.rows.copy().astype(object)
-                rows.iloc[-n:] = list(range(last_row - n + 1, last_row + 1))
-                self._typed.rows = rows
-        self._new, self._rewrite, self._pending_append = [], False, 0
-        self._added_columns = []
-        self._stored_keys = None
-        self._remember_stored()
+    def _append(self, new: pd.DataFrame) -> None:
+        """New records at the end, under frame labels no stored record ever had."""
+        typed = self._typed
+        taken = [typed.frame.index.max() if len(typed.frame) else -1]
+        if self._read_at is not None and len(self._read_at):
+            taken.append(self._read_at.index.max())
+        start = int(max(taken)) + 1
+        new = new.set_axis(pd.RangeIndex(start, start + len(new)))
+        for name in typed.frame.columns:
+            if name not in new:
+                new[name] = None
+        frame = (
+            pd.concat([typed.frame, new[typed.frame.columns]])
+            if len(typed.frame)
+            else new[typed.frame.columns].copy()
+        )
+        for name in typed.frame.columns:
+            if frame[name].dtype != typed.frame[name].dtype and len(typed.frame):
+                frame[name] = frame[name].astype(typed.frame[name].dtype, errors="ignore")
+        rows = pd.Series([None] * len(new), index=new.index, dtype=object)
+        typed.frame, typed.rows = frame, pd.concat([typed.rows.astype(object), rows])
 
     def _remember_stored(self) -> None:
+        frame = self._typed.frame
+        self._read_at = pd.Series(np.arange(len(frame)), index=frame.index)
+        self._stored = frame[self.sheet.key].copy() if self.sheet.key else None
         self._edits = {}
-        if self._typed is not None and self.sheet.key:
-            self._stored = self._typed.frame[self.sheet.key].copy()
 
-    def pending(self) -> Pending:
-        """The changes since the last read or save, record by record."""
+    @property
+    def changed(self) -> bool:
+        """Whether anything is waiting to be saved (cheaper than changes())."""
         if self._typed is None:
-            inserted = pd.concat(self._new, ignore_index=True) if self._new else pd.DataFrame()
-            return Pending(inserted, [], [])
-        frame, stored = self.df, self._stored
-        if stored is None:  # a sheet without keys: nothing to tell records apart by
-            return Pending(frame.iloc[0:0], [], [])
-        inserted = frame[~frame.index.isin(stored.index)]
-        deleted = stored[~stored.index.isin(frame.index)].tolist()
-        updated = []
-        for position, old in self._edits.items():
-            if position in stored.index and position in frame.index:
-                new = {name: frame.at[position, name] for name in old}
-                updated.append((stored[position], new, old))
-        return Pending(inserted, updated, deleted)
+            return bool(self._new)
+        return (
+            bool(self._new or self._edits or self._given_ids or self._added_columns)
+            or len(self._typed.frame) != len(self._read_at)
+            or not self._typed.frame.index.equals(self._read_at.index)
+        )
 
+    def changes(self) -> SheetChanges | None:
+        """This sheet's part of the next save; None when it was neither read nor added to."""
+        if self._typed is None:
+            if not self._new:
+                return None
+            return SheetChanges(self.sheet.name, pd.concat(self._new, ignore_index=True))
+        frame = self.typed.frame
+        read_at = self._read_at.reindex(frame.index).astype("Int64")
+        deleted: list[str] = []
+        updated: dict[str, dict[str, tuple[object, object]]] = {}
+        stored = self._stored
+        if stored is not None:
+            deleted = stored[~stored.index.isin(frame.index)].dropna().tolist()
+            for position, old in self._edits.items():
+                if position in stored.index and position in frame.index:
+                    updated[stored[position]] = {
+                        name: (value, frame.at[position, name]) for name, value in old.items()
+                    }
+        return SheetChanges(
+            self.sheet.name,
+            frame[read_at.isna().to_numpy()],
+            updated,
+            tuple(deleted),
+            dict(self._given_ids),
+            frame,
+            read_at,
+            dict(self._kept_raw),
+            tuple(self._added_columns),
+        )
 
-def _append(typed: TypedSheet, new: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
-    start = (typed.frame.index.max() + 1) if len(typed.frame) else 0
-    new = new.set_axis(pd.RangeIndex(start, start + len(new)))
-    for name in typed.frame.columns:
-        if name not in new:
-            new[name] = None
-    frame = (
-        pd.concat([typed.frame, new[typed.frame.columns]])
-        if len(typed.frame)
-        else new[typed.frame.columns].copy()
-    )
-    for name in typed.frame.columns:
-        if frame[name].dtype != typed.frame[name].dtype and len(typed.frame):
-            frame[name] = frame[name].astype(typed.frame[name].dtype, errors="ignore")
-    rows = pd.concat(
-        [typed.rows.astype(object), pd.Series([None] * len(new), index=new.index, dtype=object)]
-    )
-    return frame, rows
+    def _saved(self, rows: list[int | None] | None) -> None:
+        """After a save: what is stored now is what the Book holds."""
+        if self._typed is not None:
+            if rows is not None:
+                self._typed.rows = pd.Series(rows, index=self._typed.frame.index, dtype=object)
+            self._remember_stored()
+        self._new, self._given_ids, self._stored_keys = [], {}, None
+        self._added_columns = []
 
 
 def _user_value(value: object) -> object:
@@ -497,32 +510,6 @@ def _issues_message(sheet: Sheet, issues: list) -> str:
     return "\n".join(lines)
 
 
-@dataclass
-class Upgrade:
-    """What the next save adds to a workbook made for an older schema version."""
-
-    from_version: int
-    sheets: list[str]
-    columns: dict[str, list[str]]
-    lists: list[str] = field(default_factory=list)  # numbers columns the Lists sheet lacks
-
-    @property
-    def note(self) -> str:
-        news = [text for version, text in SCHEMA_HISTORY if version > self.from_version]
-        columns = {**self.columns, **({"Lists": self.lists} if self.lists else {})}
-        added = [f"the sheet {name}" for name in self.sheets] + [
-            f"the column{'s' if len(cols) > 1 else ''} {', '.join(cols)} to {sheet}"
-            for sheet, cols in columns.items()
-        ]
-        return (
-            f"the workbook is of schema version {self.from_version} (this crmbook writes "
-            f"version {SCHEMA_VERSION}): the next save adds "
-            + (" and ".join(added) or "nothing but the new version number")
-            + (f". New since version {self.from_version}: {'; '.join(news)}" if news else "")
-            + ". Nothing is removed; your own sheets and columns stay."
-        )
-
-
 class Book:
     """A crmbook workbook (or database): typed tables, the Lists vocabularies, validation
     and save. `storage` is where the records live (a workbook file by default)."""
@@ -539,20 +526,19 @@ class Book:
         self.schema = schema
         self.dayfirst = dayfirst
         self.user = user or os.environ.get("CRMBOOK_USER") or _login_name()
-        self._headers: dict[str, tuple[list[str], int]] = {}
         self._load_issues: dict[str, list] = {}
         self.tables = {s.name: Table(self, s) for s in schema.sheets}
-        self.meta = self._read_meta()
-        self.words = _book_words(self.meta.get("language"))
+        self.meta = self.storage.metadata()
+        self._stored_meta = dict(self.meta)  # what changes() compares against
+        self.words = book_words(self.meta.get("language"))
         self._new_sheets: dict[str, NewSheet] = {}
         self.upgrade: Upgrade | None = None
         self.upgrade = self._plan_upgrade()
-        self._headers.clear()
         self.lists = self._read_lists()
         self.list_numbers = self._read_numbers()
-        self._meta_changed = False
         self._lists_changed = False
         self._log: list[dict] = []
+        self._touched = False
 
     def __repr__(self) -> str:
         return f"<Book {self.storage.location}>"
@@ -611,6 +597,11 @@ class Book:
     def _raw(self, name: str) -> RawSheet:
         return self.storage.read(name)
 
+    def read_sheet(self, name: str) -> pd.DataFrame:
+        """Any sheet's values as stored, by its headings (a sheet crmbook wrote with
+        write_sheet, a person's own); blank rows left out."""
+        return self._raw(name).frame.copy()
+
     def _load(self, sheet: Sheet) -> TypedSheet:
         checker = Checker(self.schema)
         if sheet.name not in self.sheet_names and not (
@@ -657,54 +648,23 @@ class Book:
                         "nothing to do: the id is written on the next save",
                     )
                 typed.frame.loc[missing, "id"] = ids
-                table._rewrite = True
+                positions = typed.frame.index[missing.to_numpy()]
+                table._given_ids = dict(zip(positions, ids, strict=True))
             elif not self.storage.guards_ids:
                 self._bump_counter(sheet, typed.frame["id"])
         self._load_issues[sheet.name] = checker.issues
         return typed
 
-    def _layout(self, sheet: Sheet) -> list[str]:
-        return self._header_info(sheet)[0]
-
-    def _header_row(self, sheet: Sheet) -> int:
-        return self._header_info(sheet)[1]
-
-    def _header_info(self, sheet: Sheet) -> tuple[list[str], int]:
-        """The sheet's column order without reading all its rows (for appending)."""
-        if self.upgrade and sheet.name in self.upgrade.sheets:
-            return sheet.columns, 1
-        if sheet.name not in self.sheet_names:
-            raise CrmbookError(
-                f"the workbook has no sheet '{sheet.name}'; cannot store "
-                f"{sheet.entity} records. Restore the sheet first."
-            )
-        if sheet.name not in self._headers:
-            header, header_row = self.storage.header(sheet.name)
-            empty = pd.DataFrame(columns=range(len(header)), dtype=object).set_axis(header, axis=1)
-            raw = RawSheet(sheet.name, header_row, header, empty, pd.Series([], dtype="int64"))
-            layout = type_sheet(sheet, raw, Checker(self.schema)).layout
-            self._headers[sheet.name] = (layout + self._added_columns(sheet, layout), header_row)
-        return self._headers[sheet.name]
-
     def _added_columns(self, sheet: Sheet, layout: list[str]) -> list[str]:
         """The schema columns a pending upgrade adds to this sheet (none without one)."""
         if self.upgrade is None:
             return []
-        return [c for c in self.upgrade.columns.get(sheet.name, []) if c not in layout]
+        return [c for c in self.upgrade.columns.get(sheet.name, ()) if c not in layout]
 
     def _row_count(self, table: Table) -> int:
         if table._typed is not None:
             return len(table._typed.frame)
         return sum(len(f) for f in table._new)
-
-    def _read_meta(self) -> dict[str, object]:
-        raw = self._raw(self.schema.meta_sheet)
-        if raw.frame.empty:
-            return {}
-        return {
-            str(k): _meta_value(v)
-            for k, v in zip(raw.frame.iloc[:, 0], raw.frame.iloc[:, 1], strict=True)
-        }
 
     def _plan_upgrade(self) -> Upgrade | None:
         """Refuse a workbook from a newer crmbook; plan the upgrade of an older one."""
@@ -723,7 +683,7 @@ class Book:
         columns = {}
         for sheet in self.schema.sheets:
             if sheet.name in self.sheet_names:
-                layout = self._layout(sheet)
+                layout = self.storage.columns(sheet.name)
                 missing = [c for c in sheet.columns if c not in layout]
                 if missing and layout:
                     columns[sheet.name] = missing
@@ -781,7 +741,6 @@ class Book:
             name, frame, formats, widths, table=name if table else None
         )
         self.meta[f"sheet.{name}"] = f"written by crmbook {self.now().isoformat(sep=' ')}"
-        self._meta_changed = True
 
     def _read_lists(self) -> dict[str, list[str]]:
         raw = self._raw(self.schema.lists_sheet)
@@ -832,15 +791,6 @@ class Book:
         self.list_numbers[vocabulary] = {**self.list_numbers.get(vocabulary, {}), **checked}
         self._lists_changed = True
 
-    def _raw_keys(self, sheet: Sheet) -> set[str]:
-        """The key column of a sheet, read without reading or typing the other columns."""
-        if sheet.name not in self.sheet_names:
-            return set()
-        layout, _ = self._header_info(sheet)
-        if sheet.key not in layout:
-            return set()
-        return set(self.storage.column(sheet.name, layout.index(sheet.key), sheet.key))
-
     def _reference_keys(self, sheet: Sheet) -> dict[str, set[str]]:
         targets = {f.ref for f in sheet.fields if f.ref}
         return {t: self.table(t).keys for t in targets}
@@ -855,11 +805,20 @@ class Book:
 
     # ------------------------------------------------------------ ids and log
 
+    def bump_counter(self, sheet: str, number: int) -> None:
+        """Make sure no id numbered up to `number` is given out in `sheet` (ids typed by hand,
+        or given out in the book a copy came from)."""
+        sheet = self.schema.sheet(sheet)
+        key = f"{COUNTER}{sheet.name}"
+        self.storage.bump_counter(sheet, number)
+        if number + 1 > int(self.meta.get(key, 1) or 1):
+            self.meta[key] = number + 1
+
     def _bump_counter(self, sheet: Sheet, ids: pd.Series) -> None:
         digits = ids.dropna().astype("str").str.replace(r"^.*?(\d+)$", r"\1", regex=True)
         numbers = pd.to_numeric(digits, errors="coerce").dropna()
-        if len(numbers) and self.storage.bump_counter(self.meta, sheet, int(numbers.max())):
-            self._meta_changed = True
+        if len(numbers):
+            self.bump_counter(sheet.name, int(numbers.max()))
 
     def _assign_ids(
         self, sheet: Sheet, given: pd.Series | None, n: int, existing: pd.Series | None = None
@@ -869,17 +828,22 @@ class Book:
         if given is not None and given.notna().all():
             self._bump_counter(sheet, given)
             return given.tolist()
-        start = self.storage.reserve_ids(self.meta, sheet, n)
-        self._meta_changed = True
+        key = f"{COUNTER}{sheet.name}"
+        start = self.storage.reserve_ids(sheet, n, int(self.meta.get(key, 1) or 1))
+        self.meta[key] = start + n
         return [format_id(sheet.id_prefix, start + i) for i in range(n)]
 
-    def _log_many(self, sheet: Sheet, keys: list[str], field: str, old: str, new: str) -> None:
+    def log_change(
+        self, sheet: Sheet | str, keys: list[str], field: str = "", old: str = "", new: str = ""
+    ) -> None:
+        """Add lines to the change log (one per key), saved with the next save."""
+        name = sheet.name if isinstance(sheet, Sheet) else self.schema.sheet(sheet).name
         when = self.now()
         self._log.extend(
             {
                 "when": when,
                 "who": self.user,
-                "sheet": sheet.name,
+                "sheet": name,
                 "record": k,
                 "field": field,
                 "old": old,
@@ -946,12 +910,56 @@ class Book:
         return self._raw(self.schema.lists_sheet).header
 
     @property
+    def pending_log(self) -> list[dict]:
+        """The change-log lines the next save adds, oldest first: a list to edit in place
+        (a merge puts the other copy's history first, an erasure scrubs what it erased)."""
+        return self._log
+
+    def touch(self) -> None:
+        """Make the next save store the book's save state (what merge compares copies by)
+        even when no record changed."""
+        self._touched = True
+
+    @property
     def changed(self) -> bool:
         return (
             bool(self._log)
-            or self._meta_changed
+            or self._lists_changed
+            or self._touched
             or bool(self._new_sheets)
-            or any(t._rewrite or t._new or t._pending_append for t in self.tables.values())
+            or self.meta != self._stored_meta
+            or any(t.changed for t in self.tables.values())
+        )
+
+    def changes(self) -> Changes:
+        """Everything the next save stores, as one value (see storage/changes.py)."""
+        counters, meta = {}, {}
+        for key, value in self.meta.items():
+            if not key.startswith(COUNTER):
+                meta[key] = value
+            elif self._stored_meta.get(key) != value:
+                counters[key.removeprefix(COUNTER)] = int(value)
+        stored = {k: v for k, v in self._stored_meta.items() if not k.startswith(COUNTER)}
+        lists_changed = self._lists_changed or bool(self.upgrade and self.upgrade.lists)
+        sheets = {}
+        for name, table in self.tables.items():
+            changed = table.changes()
+            if changed is not None:
+                sheets[name] = changed
+        return Changes(
+            when=self.now(),
+            who=self.user,
+            sheets=sheets,
+            log=tuple(self._log),
+            new_sheets=tuple(self._new_sheets.values()),
+            lists={k: tuple(v) for k, v in self.lists.items()} if lists_changed else None,
+            list_numbers={k: dict(v) for k, v in self.list_numbers.items()}
+            if lists_changed
+            else None,
+            counters=counters,
+            meta=meta if meta != stored else None,
+            upgrade=self.upgrade,
+            touched=self._touched,
         )
 
     def save(
@@ -961,18 +969,20 @@ class Book:
         workbook open or changed it (a database checks the fields changed instead)."""
         if self.upgrade is not None:
             self._log_upgrade(self.upgrade)
-        written = self.storage.save(
-            self, Path(path) if path else None, force=force, backups=backups
+        changes = self.changes()
+        saved = self.storage.save(
+            changes, Path(path) if path else None, force=force, backups=backups
         )
-        for name, table in self.tables.items():
-            if name in written:
-                table._saved(written[name])
+        for name in changes.sheets:
+            self.tables[name]._saved(saved.rows.get(name))
         self._log = []
         self._new_sheets = {}
         self.upgrade = None
-        self._meta_changed = self._lists_changed = False
-        self._headers.clear()
-        return self.path
+        self._lists_changed = self._touched = False
+        self.meta.clear()
+        self.meta.update(saved.meta)
+        self._stored_meta = dict(self.meta)
+        return saved.path
 
     def _log_upgrade(self, upgrade: Upgrade) -> None:
         if any(entry["record"] == "schema_version" for entry in self._log):
@@ -993,13 +1003,6 @@ class Book:
         self.storage.close()
 
 
-def _book_words(lang: object) -> Words:
-    try:
-        return words(str(lang) if lang else "en")
-    except ValueError:
-        return words("en")
-
-
 def _known_formats(schema: Schema, frame: pd.DataFrame) -> dict[str, tuple[str, float]]:
     """The schema's format and width for frame columns named like a field of a matching type."""
     known: dict[str, tuple[str, float]] = {}
@@ -1017,14 +1020,6 @@ def _known_formats(schema: Schema, frame: pd.DataFrame) -> dict[str, tuple[str, 
                 continue
             known[f.name] = (f.ftype.number_format, f.width)
     return known
-
-
-def _meta_value(value: object) -> object:
-    """Counters and versions come back as numbers whether the cell held 7, 7.0 or '7'."""
-    text = str(value).strip()
-    if re.fullmatch(r"\d+(\.0)?", text):
-        return int(float(text))
-    return value
 
 
 def _login_name() -> str:

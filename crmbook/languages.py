@@ -181,6 +181,14 @@ def words(lang: str | None) -> Words:
     return Words(lang)
 
 
+def book_words(lang: object) -> Words:
+    """The words of a book's `language` metadata; English when it names none crmbook knows."""
+    try:
+        return words(str(lang) if lang else "en")
+    except ValueError:
+        return words("en")
+
+
 def sheet_aliases(name: str) -> tuple[str, ...]:
     """Every name a sheet may carry: the internal one and its labels."""
     return (name, *SHEETS.get(name, ()))

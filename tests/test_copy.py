@@ -14,7 +14,7 @@ from test_book import CUSTOMER, SALE, WHEN
 import crmbook
 from crmbook.errors import CrmbookError
 from crmbook.schema import SCHEMA
-from crmbook.storage.copy import copy_book
+from crmbook.sharing.migrate import copy_book
 
 pytestmark = pytest.mark.postgres
 

@@ -364,7 +364,7 @@ BIRTHDAYS = 24  # customers added whose birthday is TODAY, each to be greeted on
 def _database_shop(mail_shop, url):
     """The mailing shop with BIRTHDAYS more customers born today, moved into the database at
     `url`; owners and sender in crmbook.toml in the folder the runs start in."""
-    from crmbook.storage.copy import copy_book
+    from crmbook.sharing.migrate import copy_book
 
     book = crmbook.open(mail_shop)
     for n in range(BIRTHDAYS):

@@ -62,7 +62,7 @@ def test_the_app_works_the_same_on_a_database(shop, known, tmp_path):
 
     import crmbook
     from crmbook.errors import SaveRefusedError
-    from crmbook.storage.copy import copy_book
+    from crmbook.sharing.migrate import copy_book
 
     url = f"sqlite:///{tmp_path / 'shop.db'}"
     copy_book(crmbook.open(shop), url).book.close()

@@ -151,7 +151,7 @@ def test_an_owner_adds_a_customer_and_logs_a_call_with_a_next_step(shop, known):
 
 
 def test_the_app_works_on_a_database(shop, tmp_path):
-    from crmbook.storage.copy import copy_book
+    from crmbook.sharing.migrate import copy_book
 
     url = f"sqlite:///{tmp_path / 'shop.db'}"
     copy_book(crmbook.open(shop), url).book.close()

@@ -16,7 +16,7 @@ from crmbook.storage import is_database_url
 
 def copy_with_progress(source, target, force: bool) -> None:
     """Copy a whole book to a workbook or database, showing a progress bar per sheet."""
-    from crmbook.storage.copy import copy_book
+    from crmbook.sharing.migrate import copy_book
 
     columns = (
         TextColumn("{task.description:<14}"),

@@ -6,10 +6,12 @@ must never clobber their work or leave a half-written file behind.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +20,13 @@ from filelock import FileLock, Timeout
 
 from crmbook.errors import SaveRefusedError
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
 BACKUP_FOLDER = ".crmbook-backups"
+TEMPORARY = ".crmbook-"  # .shop.xlsx.crmbook-1a2b3c4d: a save's file before it is moved in place
 
 
 def lock_files(path: Path) -> list[Path]:
@@ -73,21 +81,22 @@ def write_lock(path: Path, timeout: float = 30) -> FileLock:
 
 
 def atomic_replace(
-    new: Path, target: Path, *, backups: int = 3, check: Callable[[], None] | None = None
+    new: Temporary, target: Path, *, backups: int = 3, check: Callable[[], None] | None = None
 ) -> None:
     """Move a fully written file over target: readers see the old file or the new, never a mix.
 
     `check` runs under the write lock just before the move, so a guard such as "unchanged
     since read" cannot be raced by another crmbook saving at the same moment.
     """
-    _fsync_file(new)
+    _fsync_file(new.path)
     try:
         with write_lock(target):
             if check is not None:
                 check()
             if backups and target.exists():
                 _rotate_backups(target, backups)
-            os.replace(new, target)
+            new.release()  # under the write lock: no cleaner can take it for a leftover now
+            os.replace(new.path, target)
             _fsync_dir(target.parent)
     except Timeout as e:
         raise SaveRefusedError(f"another crmbook is saving {target.name}; try again") from e
@@ -99,12 +108,69 @@ def backup_paths(target: Path, backups: int) -> list[Path]:
 
 
 def _rotate_backups(target: Path, backups: int) -> None:
+    """Shift the backups one place and make the current file the first: a hard link to it
+    (it is about to be replaced, so the link keeps the old version for free), or a copy
+    where the folder cannot link. Each step is a rename, so a kill leaves whole files."""
     paths = backup_paths(target, backups)
     paths[0].parent.mkdir(exist_ok=True)
     for older, newer in zip(reversed(paths[1:]), reversed(paths[:-1]), strict=True):
         if newer.exists():
             os.replace(newer, older)
-    shutil.copy2(target, paths[0])
+    staged = _temporary_name(paths[0])
+    try:
+        try:
+            os.link(target, staged)
+        except OSError:
+            shutil.copy2(target, staged)
+        os.replace(staged, paths[0])
+    finally:
+        staged.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------- temporary files
+
+
+def _temporary_name(target: Path) -> Path:
+    return target.with_name(f".{target.name}{TEMPORARY}{uuid.uuid4().hex[:8]}")
+
+
+class Temporary:
+    """A new file beside `target` (the same folder, so the final move is a rename), held by
+    this process while it exists.
+
+    POSIX: an advisory lock (flock) on the file; Windows: the open handle itself, which keeps
+    others from deleting it. The operating system lets go of both when the process dies,
+    however it dies, so a later crmbook run tells a killed save's leftover (free) from a file
+    another process is still writing (held) and removes only the leftover. The file is
+    created and locked under the book's write lock, which the cleaner takes too, so it is
+    never seen free before it is held. (filelock is no help here: its lock opens the file
+    truncating it, which would empty a live one.)
+    """
+
+    def __init__(self, target: Path):
+        self.path = _temporary_name(target)
+        with write_lock(target):
+            self._fd: int | None = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+            _hold(self._fd)
+
+    def __enter__(self) -> Temporary:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+        self.path.unlink(missing_ok=True)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+def _hold(fd: int) -> None:
+    if fcntl is None:
+        return  # Windows: the open handle already refuses deletion to everyone else
+    with contextlib.suppress(OSError):  # a file system without locks: the cleaner cannot tell
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def _fsync_file(path: Path) -> None:

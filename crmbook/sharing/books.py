@@ -21,13 +21,12 @@ from crmbook.errors import CrmbookError, RecordError
 from crmbook.sharing.fingerprints import (
     Ancestor,
     ancestor_from_frames,
-    canonical,
     common_ancestor,
     joined_lineage,
-    set_lineage,
 )
 from crmbook.sharing.merge import RECORD, Conflict, plan_merge
-from crmbook.sharing.protect import decrypt, is_encrypted
+from crmbook.storage.encrypted import decrypt, is_encrypted
+from crmbook.storage.state import canonical, set_lineage
 
 CONFLICTS_SHEET = "Conflicts"
 CONFLICT_COLUMNS = ["sheet", "record", "field", "mine", "theirs", "reason", "take", "status"]
@@ -129,7 +128,7 @@ def merge_books(
     for name, number in counters.items():
         book.meta[f"next_id.{name}"] = max(number, int(book.meta.get(f"next_id.{name}", 1)))
     set_lineage(book.meta, joined_lineage(book.meta, other.meta))
-    book._meta_changed = True
+    book.touch()
     conflicts = [c for p in plans.values() for c in p.conflicts] + refused
     if conflicts:
         book.write_sheet(CONFLICTS_SHEET, conflicts_frame(conflicts), replace=True)
@@ -188,7 +187,7 @@ def _merge_log(book: Book, other: Book) -> None:
         )
         if key not in seen
     ]
-    book._log[:0] = extra
+    book.pending_log[:0] = extra
 
 
 def conflicts_frame(conflicts: list[Conflict]) -> pd.DataFrame:
@@ -219,7 +218,7 @@ class Resolved:
 def read_conflicts(book: Book) -> pd.DataFrame:
     if CONFLICTS_SHEET not in book.sheet_names:
         raise CrmbookError(f"{book.path.name} has no {CONFLICTS_SHEET} sheet: nothing to resolve")
-    raw = book._raw(CONFLICTS_SHEET).frame.copy()
+    raw = book.read_sheet(CONFLICTS_SHEET)
     raw.columns = [str(c).strip().lower() for c in raw.columns]
     return raw.fillna("").astype(str).map(str.strip)
 

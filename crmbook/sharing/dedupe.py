@@ -135,5 +135,5 @@ def merge_customers(book, keep: str, drop: str) -> dict[str, int]:
         if hits:
             moved[sheet] = moved.get(sheet, 0) + len(hits)
     customers.delete(drop)
-    book._log_many(customers.sheet, [drop], "", "", f"merged into {keep}")
+    book.log_change(customers.sheet, [drop], "", "", f"merged into {keep}")
     return moved

@@ -18,7 +18,8 @@ from dataclasses import asdict, dataclass, field
 import pandas as pd
 
 from crmbook.schema import Schema, Sheet
-from crmbook.sharing.fingerprints import Ancestor, canonical, merged_fields, value_hash
+from crmbook.sharing.fingerprints import Ancestor
+from crmbook.storage.state import canonical, merged_fields, value_hash
 
 RECORD = "(record)"  # the field of a conflict about a whole record (deleted on one side)
 PREFER = ("mine", "theirs", "newest")

@@ -69,7 +69,7 @@ def export_person(book, customer_id: str, folder: str | os.PathLike) -> list[Pat
     with pd.ExcelWriter(xlsx_path, engine="xlsxwriter") as writer:
         for name, frame in frames.items():
             frame.to_excel(writer, sheet_name=name[:31], index=False)
-    book._log_many(book.customers.sheet, [customer_id], "", "", "personal data exported")
+    book.log_change(book.customers.sheet, [customer_id], "", "", "personal data exported")
     return [json_path, xlsx_path]
 
 
@@ -152,13 +152,13 @@ def erase_person(book, customer_id: str, *, anonymise: bool = False) -> dict[str
     else:
         customers.delete(customer_id)
     count("Customers")
-    for entry in book._log:  # the log must not keep what was just erased
+    for entry in book.pending_log:  # the log must not keep what was just erased
         for name in ("old", "new"):
             entry[name] = _scrub(entry[name], identifiers)
         if entry["record"] == customer_id and entry["field"] == "" and entry["new"] == "deleted":
             entry["old"] = ERASED
     action = "anonymised" if anonymise else "erased"
-    book._log_many(customers.sheet, [customer_id], "", "", f"personal data {action}")
+    book.log_change(customers.sheet, [customer_id], "", "", f"personal data {action}")
     return touched
 
 

@@ -1,7 +1,8 @@
 """Where a Book's records live: a workbook file (the default) or a SQL database.
 
 The location a person types chooses: a file name opens the workbook, a database URL
-(sqlite:///shop.db, postgresql://user@server/shop) opens the database.
+(sqlite:///shop.db, postgresql://user@server/shop) opens the database. The Book hands every
+save over as one `Changes` value (changes.py); the storage never sees the Book.
 """
 
 from __future__ import annotations
@@ -11,9 +12,19 @@ import re
 from pathlib import Path
 
 from crmbook.schema import Schema
-from crmbook.storage.base import Pending, Storage
+from crmbook.storage.base import Saved, Storage
+from crmbook.storage.changes import Changes, SheetChanges, Upgrade
 
-__all__ = ["Pending", "Storage", "is_database_url", "storage_for"]
+__all__ = [
+    "Changes",
+    "Saved",
+    "SheetChanges",
+    "Storage",
+    "Upgrade",
+    "create",
+    "is_database_url",
+    "storage_for",
+]
 
 _URL = re.compile(r"^(sqlite|postgres(ql)?)(\+\w+)?://", re.IGNORECASE)
 
@@ -32,3 +43,17 @@ def storage_for(location: str | os.PathLike, schema: Schema) -> Storage:
     from crmbook.storage.workbook import WorkbookStorage
 
     return WorkbookStorage(Path(location), schema)
+
+
+def create(
+    location: str | os.PathLike, schema: Schema, *, overwrite: bool = False, lang: str = "en"
+) -> Storage:
+    """A new empty book at `location` (a workbook file, or the tables of a database at a
+    database URL), its sheets and labels in `lang`, opened."""
+    if is_database_url(location):
+        from crmbook.storage.sql import create_database
+
+        return create_database(str(location), schema, overwrite=overwrite, lang=lang)
+    from crmbook.storage.workbook import create_workbook
+
+    return create_workbook(Path(location), schema, overwrite=overwrite, lang=lang)

@@ -1,40 +1,40 @@
 """What a Book needs from the place its records live.
 
-A Book reads sheets, their headers and key columns, hands out ids and saves its changes
-through a Storage. Two implementations: the workbook file (storage/workbook.py, the default)
-and a SQL database (storage/sql.py: SQLite as the embedded case, PostgreSQL for a team).
-Everything above the Book (analytics, reports, CLI, widgets) sees only typed DataFrames and
-so works the same on both.
+A Book reads sheets, their columns and keys, hands out ids and saves one `Changes` value
+through a Storage. Two implementations: the workbook file (storage/workbook.py, the default;
+storage/encrypted.py for a password-protected one) and a SQL database (storage/sql.py: SQLite
+as the embedded case, PostgreSQL for a team). Everything above the Book (analytics, reports,
+CLI, widgets) sees only typed DataFrames and so works the same on all of them.
 """
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from crmbook.io.reader import RawSheet
-from crmbook.schema import Sheet
+from crmbook.schema import Schema, Sheet
+from crmbook.storage.changes import COUNTER, Changes
 
 if TYPE_CHECKING:
-    from crmbook.book import Book
     from crmbook.storage.journal import MailJournal
 
 
-@dataclass
-class Pending:
-    """One table's changes since it was read, record by record (what a database applies)."""
+@dataclass(frozen=True)
+class Saved:
+    """What a save tells the Book back."""
 
-    inserted: pd.DataFrame
-    updated: list[tuple[str, dict[str, object], dict[str, object]]]  # key, new values, old ones
-    deleted: list[str]
-
-    def __bool__(self) -> bool:
-        return bool(len(self.inserted) or self.updated or self.deleted)
+    path: Path  # where the book was saved
+    meta: Mapping[str, object]  # the metadata as now stored (counters, save state included)
+    # Per sheet whose `records` were given: where each record now stands, in the order of
+    # `records` (the Excel row, for the validation report). A database has no rows.
+    rows: Mapping[str, list[int | None]] = field(default_factory=dict)
 
 
 class Storage(ABC):
@@ -47,6 +47,10 @@ class Storage(ABC):
     guards_ids: bool = False
     # True when a sheet keeps columns of the user's own beside the schema's (a workbook)
     user_columns: bool = False
+
+    def __init__(self, schema: Schema):
+        self.schema = schema
+        self._meta: dict[str, object] | None = None
 
     @property
     @abstractmethod
@@ -74,39 +78,64 @@ class Storage(ABC):
         """Whether any crmbook sheet goes by another name here (another language)."""
         return False
 
+    # ------------------------------------------------------------ reading
+
     @abstractmethod
     def read(self, name: str) -> RawSheet:
         """All values of one sheet (also Lists and the meta sheet), as stored."""
 
     @abstractmethod
-    def header(self, name: str) -> tuple[list[str], int]:
-        """The column headings of one sheet and the row they stand in, without its records."""
+    def columns(self, name: str) -> list[str]:
+        """The columns of one schema sheet in stored order, by crmbook's field names (a
+        person's own column by its heading), without reading its records."""
 
     @abstractmethod
-    def column(self, name: str, position: int, column: str) -> np.ndarray:
-        """One column's non-blank values (the keys), without reading the other columns."""
+    def keys(self, name: str) -> np.ndarray:
+        """The non-blank keys of one schema sheet, without reading its other columns."""
 
-    def bump_counter(self, meta: dict, sheet: Sheet, number: int) -> bool:
-        """Make sure the next id given out is above `number`; True when meta changed."""
-        key = f"next_id.{sheet.name}"
-        if number + 1 > int(meta.get(key, 1) or 1):
-            meta[key] = number + 1
-            return True
-        return False
+    def metadata(self) -> dict[str, object]:
+        """The book's metadata as stored: schema version, identity, language, id counters
+        (next_id.<sheet>), save state."""
+        if self._meta is None:
+            raw = self.read(self.schema.meta_sheet)
+            self._meta = (
+                {}
+                if raw.frame.empty
+                else {
+                    str(k): _meta_value(v)
+                    for k, v in zip(raw.frame.iloc[:, 0], raw.frame.iloc[:, 1], strict=True)
+                }
+            )
+        return dict(self._meta)
 
-    def reserve_ids(self, meta: dict, sheet: Sheet, n: int) -> int:
-        """The first of `n` id numbers no one else gets; they are never given out again."""
-        key = f"next_id.{sheet.name}"
-        start = int(meta.get(key, 1) or 1)
-        meta[key] = start + n
-        return start
+    # ------------------------------------------------------------ ids
 
-    @abstractmethod
-    def save(self, book: Book, target: Path | None, *, force: bool, backups: int) -> dict:
-        """Store the book's changes all at once or not at all.
+    def reserve_ids(self, sheet: Sheet, n: int, next_id: int) -> int:
+        """The first of `n` id numbers no one else gets; they are never given out again.
 
-        Returns, per sheet written, the last row it now ends at (0 where rows mean nothing).
+        `next_id` is the book's counter as it knows it: a file has no other (the Book stores
+        the counter with its changes); a database hands out its own, under a lock.
         """
+        return next_id
+
+    def bump_counter(self, sheet: Sheet, number: int) -> None:
+        """Make sure no id number up to `number` is handed out (it was typed by hand or
+        given out elsewhere). A file keeps its counters in the book's changes."""
+        return None
+
+    # ------------------------------------------------------------ saving
+
+    @abstractmethod
+    def save(
+        self, changes: Changes, target: Path | None = None, *, force: bool = False, backups: int = 3
+    ) -> Saved:
+        """Store `changes` all at once or not at all (to `target` instead, when given);
+        refuse when someone else changed what they touch since it was read (unless `force`).
+        `backups`: how many earlier versions a file keeps."""
+
+    @abstractmethod
+    def discard(self) -> None:
+        """Remove what this storage holds (a copy that failed half-way leaves nothing)."""
 
     @abstractmethod
     def close(self) -> None:
@@ -122,3 +151,23 @@ class Storage(ABC):
         from crmbook.storage.journal import FileJournal
 
         return FileJournal(self.path)
+
+    def meta_after(self, changes: Changes) -> dict[str, object]:
+        """The metadata as the save leaves it: the Book's (or as stored), with the counters."""
+        stored = self.metadata()
+        counters = {k: v for k, v in stored.items() if k.startswith(COUNTER)}
+        counters |= {f"{COUNTER}{name}": number for name, number in changes.counters.items()}
+        base = (
+            changes.meta
+            if changes.meta is not None
+            else {k: v for k, v in stored.items() if not k.startswith(COUNTER)}
+        )
+        return {**base, **counters}
+
+
+def _meta_value(value: object) -> object:
+    """Counters and versions come back as numbers whether the cell held 7, 7.0 or '7'."""
+    text = str(value).strip()
+    if re.fullmatch(r"\d+(\.0)?", text):
+        return int(float(text))
+    return value

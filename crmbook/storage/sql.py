@@ -21,7 +21,6 @@ import datetime as dt
 import io
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -34,11 +33,9 @@ from crmbook.io.reader import RawSheet
 from crmbook.languages import ENGLISH
 from crmbook.lists import lists_columns
 from crmbook.schema import SCHEMA_VERSION, Schema, Sheet
-from crmbook.storage.base import Storage
+from crmbook.storage.base import Saved, Storage
+from crmbook.storage.changes import Changes, SheetChanges
 from crmbook.storage.sql_journal import OUTBOX_TABLE, SqlJournal
-
-if TYPE_CHECKING:
-    from crmbook.book import Book
 
 META_TABLE = "crmbook_meta"
 LISTS_TABLE = "crmbook_lists"
@@ -244,8 +241,8 @@ class SqlStorage(Storage):
     guards_ids = True
 
     def __init__(self, location: str, schema: Schema):
+        super().__init__(schema)
         self.url = database_url(location)
-        self.schema = schema
         self.kind = "postgresql" if self.url.get_backend_name() == "postgresql" else "sqlite"
         file = self.url.database if self.kind == "sqlite" else None
         if file not in (None, "", ":memory:") and not Path(file).is_file():
@@ -358,14 +355,14 @@ class SqlStorage(Storage):
             frame = pd.read_sql_table(name, conn)
         return _raw_sheet(name, frame)
 
-    def header(self, name: str) -> tuple[list[str], int]:
-        sheet = self._sheet(name)
-        return (sheet.columns if sheet else list(self.read(name).header)), 1
+    def columns(self, name: str) -> list[str]:
+        return list(self.schema.sheet(name).columns)
 
-    def column(self, name: str, position: int, column: str) -> np.ndarray:
-        table = self.md.tables[table_name(self.schema.sheet(name))]
+    def keys(self, name: str) -> np.ndarray:
+        sheet = self.schema.sheet(name)
+        table = self.md.tables[table_name(sheet)]
         with self.engine.connect() as conn:
-            values = conn.execute(sa.select(table.c[column])).scalars().all()
+            values = conn.execute(sa.select(table.c[sheet.key])).scalars().all()
         return np.array([v for v in values if v not in (None, "")], dtype=object)
 
     def _sheet(self, name: str) -> Sheet | None:
@@ -377,7 +374,7 @@ class SqlStorage(Storage):
 
     # ------------------------------------------------------------ ids
 
-    def bump_counter(self, meta: dict, sheet: Sheet, number: int) -> bool:
+    def bump_counter(self, sheet: Sheet, number: int) -> None:
         counters = self.md.tables[COUNTERS_TABLE]
         with self.engine.begin() as conn:
             conn.execute(
@@ -385,10 +382,8 @@ class SqlStorage(Storage):
                 .where(counters.c.sheet == sheet.name, counters.c.next_id <= number)
                 .values(next_id=number + 1)
             )
-        meta[f"next_id.{sheet.name}"] = max(int(meta.get(f"next_id.{sheet.name}", 1)), number + 1)
-        return False
 
-    def reserve_ids(self, meta: dict, sheet: Sheet, n: int) -> int:
+    def reserve_ids(self, sheet: Sheet, n: int, next_id: int) -> int:
         """Taken at once in a transaction of its own, under the counter row's lock, so two
         people adding records at the same moment never get the same id."""
         counters = self.md.tables[COUNTERS_TABLE]
@@ -399,39 +394,37 @@ class SqlStorage(Storage):
                 .values(next_id=counters.c.next_id + n)
                 .returning(counters.c.next_id)
             ).scalar_one()
-        meta[f"next_id.{sheet.name}"] = end
         return end - n
 
     # ------------------------------------------------------------ saving
 
-    def save(self, book: Book, target: Path | None, *, force: bool, backups: int) -> dict:
+    def save(
+        self, changes: Changes, target: Path | None = None, *, force: bool = False, backups: int = 3
+    ) -> Saved:
+        """One transaction. The id counters are stored already (reserve_ids, bump_counter);
+        `force` and `backups` mean nothing here: each field is checked on its own instead."""
         if target is not None:
             raise CrmbookError(
                 f"{self.location} is a database: changes are saved into it. To write a "
-                "workbook from it use crmbook export (crmbook.storage.copy.copy_book)"
+                "workbook from it use crmbook export (crmbook.sharing.migrate.copy_book)"
             )
-        written: dict[str, int] = {}
         try:
             with self.engine.begin() as conn:
-                if book._lists_changed:  # first: PostgreSQL alters checks before any new rows
-                    stored = lists_columns(self.schema, book.lists, book.list_numbers, ENGLISH)
+                if changes.lists is not None:  # first: PostgreSQL alters checks before new rows
+                    numbers = changes.list_numbers or {}
+                    stored = lists_columns(self.schema, changes.lists, numbers, ENGLISH)
                     self._save_lists(conn, stored)
                 for sheet in self.schema.reference_order():
-                    table = book.tables[sheet.name]
-                    if table._typed is None and not table._new:
-                        continue
-                    pending = table.pending()
-                    if pending:
-                        self._apply(conn, sheet, pending)
-                        written[sheet.name] = 0
-                if book._meta_changed:
-                    self._save_meta(conn, book.meta)
-                if book._new_sheets:
-                    for name, new in book._new_sheets.items():
-                        new.frame.to_sql(name, conn, if_exists="replace", index=False)
-                        self._present.add(name)
-                if book._log:
-                    self.insert(conn, self.schema.sheet("Log"), pd.DataFrame(book._log))
+                    changed = changes.sheets.get(sheet.name)
+                    if changed:
+                        self._apply(conn, sheet, changed)
+                if changes.meta is not None:
+                    self._save_meta(conn, changes.meta)
+                for new in changes.new_sheets:
+                    new.frame.to_sql(new.name, conn, if_exists="replace", index=False)
+                    self._present.add(new.name)
+                if changes.log:
+                    self.insert(conn, self.schema.sheet("Log"), pd.DataFrame(list(changes.log)))
                 for reference in self.references_to_add:
                     conn.execute(sa.schema.AddConstraint(reference))
             self.references_to_add = []
@@ -449,29 +442,33 @@ class SqlStorage(Storage):
             raise SaveRefusedError(
                 f"cannot save to {self.location}: {_reason(e)}; nothing was saved"
             ) from None
-        return written
+        self._meta = self.meta_after(changes)
+        return Saved(self.path, dict(self._meta))
 
-    def _apply(self, conn: Connection, sheet: Sheet, pending) -> None:
+    def _apply(self, conn: Connection, sheet: Sheet, changed: SheetChanges) -> None:
+        """Deletions, then each changed field if it still holds the value read, then the new
+        records. (A database never holds a record without its key, so no id is given here.)"""
         table = self.md.tables[table_name(sheet)]
         key = table.c[sheet.key]
-        if pending.deleted:
-            for start in range(0, len(pending.deleted), BATCH):
-                conn.execute(table.delete().where(key.in_(pending.deleted[start : start + BATCH])))
-        for record, new, old in pending.updated:
+        deleted = list(changed.deleted)
+        for start in range(0, len(deleted), BATCH):
+            conn.execute(table.delete().where(key.in_(deleted[start : start + BATCH])))
+        for record, fields in changed.updated.items():
             checked = [
-                table.c[name].is_not_distinct_from(_value(sheet, name, value))
-                for name, value in old.items()
+                table.c[name].is_not_distinct_from(_value(sheet, name, old))
+                for name, (old, _) in fields.items()
                 if name != "updated"
             ]
             result = conn.execute(
                 table.update()
                 .where(key == record, *checked)
-                .values({name: _value(sheet, name, value) for name, value in new.items()})
+                .values({name: _value(sheet, name, new) for name, (_, new) in fields.items()})
             )
             if result.rowcount == 0:
+                old = {name: value for name, (value, _) in fields.items()}
                 raise SaveRefusedError(self._conflict(conn, sheet, record, old))
-        if len(pending.inserted):
-            self.insert(conn, sheet, pending.inserted)
+        if len(changed.appended):
+            self.insert(conn, sheet, changed.appended)
 
     def _conflict(self, conn: Connection, sheet: Sheet, record: str, old: dict) -> str:
         table = self.md.tables[table_name(sheet)]
@@ -561,6 +558,10 @@ class SqlStorage(Storage):
             conn.execute(meta.delete().where(meta.c.key == "schema_version"))
             conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
         self._present = set(sa.inspect(self.engine).get_table_names())
+
+    def discard(self) -> None:
+        self.md.drop_all(self.engine)
+        self.close()
 
     def close(self) -> None:
         self.engine.dispose()

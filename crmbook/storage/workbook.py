@@ -2,32 +2,52 @@
 
 A save rewrites or appends to only the sheets that changed and copies every other part of
 the file unchanged (io/writer.py), atomically, with backups, and refuses when Excel or
-someone else has the file (io/safety.py).
+someone else has the file (io/safety.py). Where each record stands (its Excel row), the order
+and headings of each sheet's columns and the language of its labels are learnt here while
+reading and used here while saving; the Book speaks records and field names only.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from crmbook.errors import CrmbookError
 from crmbook.io.newsheet import NewSheet
 from crmbook.io.package import Package, check_file
 from crmbook.io.reader import RawSheet, Reader
-from crmbook.io.safety import FileState, atomic_replace, check_not_locked
-from crmbook.io.template import meta_rows
+from crmbook.io.safety import (
+    FileState,
+    Temporary,
+    atomic_replace,
+    check_not_locked,
+)
+from crmbook.io.template import meta_rows, write_template
 from crmbook.io.writer import SheetChange, write_workbook
-from crmbook.languages import sheet_aliases
+from crmbook.languages import Words, book_words, sheet_aliases
 from crmbook.lists import lists_columns, numbers_column
 from crmbook.schema import EXCEL_MAX_ROWS, Schema, Sheet
-from crmbook.storage.base import Storage
-from crmbook.validation import empty_column
+from crmbook.storage.base import Saved, Storage
+from crmbook.storage.changes import Changes, SheetChanges, Upgrade
+from crmbook.storage.state import record_save
+from crmbook.validation import Checker, empty_column, type_sheet
 
-if TYPE_CHECKING:
-    from crmbook.book import Book, Table, Upgrade
+LOG = "Log"
+
+
+def create_workbook(path: Path, schema: Schema, *, overwrite: bool = False, lang: str = "en"):
+    """Write a new empty workbook from the schema (sheets and labels in `lang`) and open it."""
+    if path.exists() and not overwrite:
+        raise CrmbookError(f"{path} already exists; choose another name or delete it first")
+    now = dt.datetime.now().replace(microsecond=0)
+    with Temporary(path) as tmp:
+        write_template(tmp.path, workbook_id=uuid.uuid4().hex, now=now, schema=schema, lang=lang)
+        atomic_replace(tmp, path, backups=0)
+    return WorkbookStorage(path, schema)
 
 
 class WorkbookStorage(Storage):
@@ -36,10 +56,14 @@ class WorkbookStorage(Storage):
     user_columns = True
 
     def __init__(self, path: Path, schema: Schema):
+        super().__init__(schema)
         self._path = Path(path)
-        self.schema = schema
         check_file(self._path)
         self.state = FileState.of(self._path)
+        # Learnt while reading, for saving: per schema sheet its columns by field name with
+        # the row of its header, and the Excel row of each record by its position as read.
+        self._layouts: dict[str, tuple[list[str], int]] = {}
+        self._rows: dict[str, pd.Series] = {}
         self._open_reader()
 
     def __repr__(self) -> str:
@@ -50,7 +74,6 @@ class WorkbookStorage(Storage):
         return self._path
 
     def _open_reader(self) -> None:
-        self._headers: dict[str, tuple[list[str], int]] = {}
         with Package(self._path) as pkg:
             actual = list(pkg.sheets)
             parts = {name: sheet.part for name, sheet in pkg.sheets.items()}
@@ -76,17 +99,46 @@ class WorkbookStorage(Storage):
         """The name a crmbook sheet carries in this workbook (Kunden for Customers in German)."""
         return self._in_book.get(name, name)
 
+    # ------------------------------------------------------------ reading
+
     def read(self, name: str) -> RawSheet:
         if name not in self._names:
             return RawSheet.empty(name)
-        return self._reader.sheet(self.book_name(name))
+        raw = self._reader.sheet(self.book_name(name))
+        sheet = self._schema_sheet(name)
+        if sheet is not None:
+            self._layouts[name] = (_layout(sheet, raw.header, self.schema), raw.header_row)
+            self._rows[name] = raw.rows
+        return raw
 
-    def header(self, name: str) -> tuple[list[str], int]:
-        return self._reader.header(self.book_name(name))
+    def columns(self, name: str) -> list[str]:
+        return list(self._layout(name)[0])
 
-    def column(self, name: str, position: int, column: str) -> np.ndarray:
-        values = self._reader.column(self.book_name(name), position)
-        return values[values != ""]
+    def keys(self, name: str) -> np.ndarray:
+        sheet = self.schema.sheet(name)
+        if name not in self._names:
+            return np.array([], dtype=object)
+        layout = self.columns(name)
+        if sheet.key not in layout:
+            return np.array([], dtype=object)
+        values = self._reader.column(self.book_name(name), layout.index(sheet.key))
+        return values[values != ""].to_numpy()
+
+    def _layout(self, name: str) -> tuple[list[str], int]:
+        """A sheet's columns and header row, from its read or else from its header alone."""
+        if name not in self._layouts:
+            if name not in self._names:
+                raise CrmbookError(
+                    f"the workbook has no sheet '{name}'; cannot store "
+                    f"{self.schema.sheet(name).entity} records. Restore the sheet first."
+                )
+            header, header_row = self._reader.header(self.book_name(name))
+            layout = _layout(self.schema.sheet(name), header, self.schema)
+            self._layouts[name] = (layout, header_row)
+        return self._layouts[name]
+
+    def _schema_sheet(self, name: str) -> Sheet | None:
+        return next((s for s in self.schema.sheets if s.name == name), None)
 
     def close(self) -> None:
         self._reader.close()
@@ -94,9 +146,15 @@ class WorkbookStorage(Storage):
     def reopen(self) -> WorkbookStorage:
         return WorkbookStorage(self._path, self.schema)
 
+    def discard(self) -> None:
+        self.close()
+        self._path.unlink(missing_ok=True)
+
     # ------------------------------------------------------------ saving
 
-    def save(self, book: Book, target: Path | None, *, force: bool, backups: int) -> dict:
+    def save(
+        self, changes: Changes, target: Path | None = None, *, force: bool = False, backups: int = 3
+    ) -> Saved:
         """Write the changes atomically; refuse if someone else has the file open or changed it."""
         target = Path(target) if target else self._path
 
@@ -108,105 +166,116 @@ class WorkbookStorage(Storage):
         still_ours()  # fail fast, before the work of writing
         if self._path.exists() and FileState.of(self._path) != self.state:
             self._open_reader()  # forced over a newer file: read its layout, not the old one's
-        changes: dict[str, SheetChange] = {}
-        new_sheets = list(book._new_sheets.values())
-        upgrade = book.upgrade
-        if upgrade is not None:
-            new_sheets += self._upgrade_sheets(book, upgrade)
-            book.meta["schema_version"] = self.schema.version
-        for name, table in book.tables.items():
-            if table.sheet.system or (upgrade and name in upgrade.sheets):
-                continue
-            change = self._table_change(book, table)
-            if upgrade and name in upgrade.columns and name in self._names:
-                layout = book._layout(table.sheet)
-                change = change or SheetChange(
-                    "append",
-                    pd.DataFrame(columns=layout),
-                    book._header_row(table.sheet),
-                    number_formats(table.sheet, layout),
-                )
-                _mark_added_columns(book, table.sheet, change, upgrade)
-            if change is not None:
-                changes[name] = change
-        if book._log and "Log" in self._names:
-            log_sheet = self.schema.sheet("Log")
-            frame = pd.DataFrame(book._log)
-            layout = book._layout(log_sheet)
-            changes[log_sheet.name] = SheetChange(
-                "append",
-                pd.DataFrame({c: frame.get(c) for c in layout}),
-                book._header_row(log_sheet),
-                number_formats(log_sheet, layout),
-            )
-            if upgrade and log_sheet.name in upgrade.columns:
-                _mark_added_columns(book, log_sheet, changes[log_sheet.name], upgrade)
-        lists_upgrade = bool(upgrade and upgrade.lists)
-        if (book._lists_changed or lists_upgrade) and self.schema.lists_sheet in self._names:
-            changes[self.schema.lists_sheet] = self._lists_change(book)
-        if (book._meta_changed or changes) and self.schema.meta_sheet in self._names:
-            _record_fingerprints(book)
-            rows = dict(meta_rows(self.schema, "", book.now()))
-            rows.update(book.meta)
-            meta = pd.DataFrame({"key": ["key", *rows.keys()], "value": ["value", *rows.values()]})
-            changes[self.schema.meta_sheet] = SheetChange("rewrite", meta.iloc[1:], 1)
-        tmp = target.with_name(f".{target.name}.crmbook-{uuid.uuid4().hex[:8]}")
-        try:
-            in_book = {self.book_name(name): change for name, change in changes.items()}
-            last_rows = write_workbook(self._path, tmp, in_book, new_sheets)
-            last_rows = {name: last_rows.get(self.book_name(name), 0) for name in changes}
-            if upgrade is not None:
-                last_rows |= {name: len(book.tables[name].df) + 1 for name in upgrade.sheets}
+        meta = self.meta_after(changes)
+        if changes.upgrade is not None:
+            meta["schema_version"] = self.schema.version
+        words = book_words(meta.get("language"))
+        writes = self._record_writes(changes, words)
+        if changes.lists is not None and self.schema.lists_sheet in self._names:
+            writes[self.schema.lists_sheet] = self._lists_change(changes, words)
+        new_sheets = list(changes.new_sheets)
+        if changes.upgrade is not None:
+            new_sheets += self._upgrade_sheets(changes, words)
+        wrote_meta = bool(
+            writes or changes.meta is not None or changes.counters or changes.touched
+        ) and (self.schema.meta_sheet in self._names)
+        if wrote_meta:
+            _record_state(meta, self.schema, changes)
+            rows = dict(meta_rows(self.schema, "", changes.when))
+            rows.update(meta)
+            frame = pd.DataFrame({"key": list(rows), "value": list(rows.values())})
+            writes[self.schema.meta_sheet] = SheetChange("rewrite", frame, 1)
+        with Temporary(target) as tmp:
+            in_book = {self.book_name(name): change for name, change in writes.items()}
+            last_rows = write_workbook(self._path, tmp.path, in_book, new_sheets)
             atomic_replace(tmp, target, backups=backups, check=still_ours)
-        finally:
-            tmp.unlink(missing_ok=True)
+        rows_now = self._rows_now(changes, writes, last_rows)
+        for name, change in writes.items():  # an upgrade's columns are part of them now
+            if self._schema_sheet(name) is not None:
+                self._layouts[name] = (list(change.frame.columns), change.header_row)
+        for name in changes.upgrade.sheets if changes.upgrade else ():
+            self._layouts[name] = (list(self.schema.sheet(name).columns), 1)
         self._path = target
         self.state = FileState.of(target)
         self._reader.close()
         self._open_reader()
-        return last_rows
+        if wrote_meta:
+            self._meta = meta
+        return Saved(target, dict(meta), rows_now)
 
-    def _table_change(self, book: Book, table: Table) -> SheetChange | None:
-        """A changed table as the writer takes it: the whole sheet again, or rows to append."""
-        if table._rewrite:
-            typed = table.typed
-            added = table._added_columns
-            return SheetChange(
-                "rewrite",
-                _for_writing(book, table, typed.frame, typed.layout),
-                typed.header_row,
-                number_formats(table.sheet, typed.layout),
-                typed.rows.tolist(),
-                added_columns=list(added) or None,
-                added_widths=[max(12.0, len(c) + 4.0) for c in added] or None,
-            )
-        if table._new or table._pending_append:
-            new = pd.concat(table._new, ignore_index=True) if table._new else pd.DataFrame()
-            if table._typed is not None and table._pending_append:
-                new = table._typed.frame.iloc[-table._pending_append :]
-            layout = table._typed.layout if table._typed else book._layout(table.sheet)
-            header_row = table._typed.header_row if table._typed else book._header_row(table.sheet)
-            return SheetChange(
+    def _record_writes(self, changes: Changes, words: Words) -> dict[str, SheetChange]:
+        """The record sheets (and the log) as the writer takes them."""
+        upgrade = changes.upgrade
+        writes: dict[str, SheetChange] = {}
+        names = [*changes.sheets, *(upgrade.columns if upgrade else ())]
+        for name in dict.fromkeys(names):
+            sheet = self.schema.sheet(name)
+            if sheet.system or (upgrade and name in upgrade.sheets):
+                continue
+            changed = changes.sheets.get(name)
+            added = _added(upgrade, name) if name in self._names else []
+            added += list(changed.added_columns) if changed else []
+            change = self._sheet_change(sheet, changed, words, added)
+            if change is not None:
+                writes[name] = change
+        if changes.log and LOG in self._names:
+            log = self.schema.sheet(LOG)
+            lines = pd.DataFrame(list(changes.log))
+            layout, header_row = self._layout(LOG)
+            added = _added(upgrade, LOG)
+            layout = layout + [c for c in added if c not in layout]
+            writes[LOG] = SheetChange(
                 "append",
-                _for_writing(book, table, new, layout),
+                pd.DataFrame({c: lines.get(c) for c in layout}),
                 header_row,
-                number_formats(table.sheet, layout),
+                number_formats(log, layout),
             )
-        return None
+            _mark_added_columns(log, writes[LOG], added, words)
+        return writes
 
-    def _lists_change(self, book: Book) -> SheetChange:
+    def _sheet_change(
+        self, sheet: Sheet, changed: SheetChanges | None, words: Words, added: list[str]
+    ) -> SheetChange | None:
+        """A sheet's changes as the writer takes them: the whole sheet again, or rows to
+        append; with an upgrade's new columns, at least their headers."""
+        if not changed and not added:
+            return None
+        layout, header_row = self._layout(sheet.name)
+        layout = layout + [c for c in added if c not in layout]
+        formats = number_formats(sheet, layout)
+        if changed and changed.rewritten:
+            if changed.records is None:
+                raise CrmbookError(f"{sheet.name}: records changed in place need the whole sheet")
+            read_rows = self._rows.get(sheet.name)
+            change = SheetChange(
+                "rewrite",
+                _for_writing(sheet, changed.records, layout, changed.unread, words),
+                header_row,
+                formats,
+                [_read_row(read_rows, p) for p in changed.read_positions],
+            )
+        else:
+            appended = changed.appended if changed else pd.DataFrame()
+            change = SheetChange(
+                "append", _for_writing(sheet, appended, layout, {}, words), header_row, formats
+            )
+        _mark_added_columns(sheet, change, added, words)
+        return change
+
+    def _lists_change(self, changes: Changes, words: Words) -> SheetChange:
         """The Lists sheet again: crmbook's lists and the numbers beside them as the book
         holds them, the user's own columns as they are; a numbers column it lacks (an older
         workbook) is added after the others."""
         raw = self.read(self.schema.lists_sheet)
-        stored = lists_columns(self.schema, book.lists, book.list_numbers, book.words)
-        heading = {name: name for name in book.lists}
+        lists = changes.lists
+        stored = lists_columns(self.schema, lists, changes.list_numbers or {}, words)
+        heading = {name: name for name in lists}
         formats: dict[str, str] = {}
         added = []
         for vocab in self.schema.vocabularies:
             if vocab.numbers is None or vocab.name not in raw.header:
                 continue
-            label = book.words.field(vocab.numbers.name)
+            label = words.field(vocab.numbers.name)
             formats[label] = vocab.numbers.number_format
             present = numbers_column(raw.header, vocab.numbers)
             if present is None:
@@ -227,20 +296,19 @@ class WorkbookStorage(Storage):
             added_widths=[16.0] * len(added) if added else None,
         )
 
-    def _upgrade_sheets(self, book: Book, upgrade: Upgrade) -> list[NewSheet]:
+    def _upgrade_sheets(self, changes: Changes, words: Words) -> list[NewSheet]:
         """The schema sheets an older workbook lacks, with any records added to them."""
         out = []
-        for name in upgrade.sheets:
+        for name in changes.upgrade.sheets:
             sheet = self.schema.sheet(name)
-            table = book.tables[name]
-            frame = table.df[sheet.columns] if table._typed or table._new else None
-            if frame is None:
+            frame = _all_records(changes.sheets.get(name))
+            if frame is None or not len(frame.columns):
                 frame = pd.DataFrame({f.name: empty_column(f, 0) for f in sheet.fields})
-            frame = labelled(book, frame.reset_index(drop=True).copy(), sheet)
-            frame.columns = [book.words.field(c) for c in frame.columns]
+            frame = labelled(frame[sheet.columns].reset_index(drop=True).copy(), sheet, words)
+            frame.columns = [words.field(c) for c in frame.columns]
             out.append(
                 NewSheet(
-                    book.words.sheet(name),
+                    words.sheet(name),
                     frame,
                     [f.ftype.number_format for f in sheet.fields],
                     [f.width for f in sheet.fields],
@@ -250,57 +318,121 @@ class WorkbookStorage(Storage):
             )
         return out
 
+    def _rows_now(
+        self, changes: Changes, writes: dict[str, SheetChange], last_rows: dict[str, int]
+    ) -> dict[str, list[int | None]]:
+        """Where the records of each sheet given whole now stand, remembered for the next
+        save and told to the Book (its validation report shows them)."""
+        now: dict[str, list[int | None]] = {}
+        upgraded = changes.upgrade.sheets if changes.upgrade else ()
+        for name, changed in changes.sheets.items():
+            if name in upgraded:
+                if changed.records is not None:
+                    now[name] = list(range(2, len(changed.records) + 2))
+            elif name in writes and changed.records is not None:
+                now[name] = self._rows_after(name, changed, writes[name], last_rows)
+            elif name in writes:
+                self._rows.pop(name, None)  # appended to unread: its next read tells
+        for name, rows in now.items():
+            self._rows[name] = pd.Series(rows, dtype=object)
+        return now
+
+    def _rows_after(
+        self, name: str, changed: SheetChanges, write: SheetChange, last_rows: dict[str, int]
+    ) -> list[int | None]:
+        last = last_rows.get(self.book_name(name), 0)
+        n = len(changed.records)
+        if write.mode == "rewrite":
+            return list(range(last - n + 1, last + 1))
+        added = iter(range(last - len(write.frame) + 1, last + 1))
+        before = self._rows.get(name)
+        return [
+            next(added) if pd.isna(position) else _read_row(before, position)
+            for position in changed.read_positions
+        ]
+
 
 def number_formats(sheet: Sheet, layout: list[str]) -> list[str | None]:
     """The Excel number format each column of the sheet needs (None for the user's own)."""
     return [sheet.field(name).ftype.number_format if sheet.has(name) else None for name in layout]
 
 
-def labelled(book: Book, frame: pd.DataFrame, sheet: Sheet) -> pd.DataFrame:
+def labelled(frame: pd.DataFrame, sheet: Sheet, words: Words) -> pd.DataFrame:
     """Internal dropdown values as the labels of the workbook's language, for writing."""
-    if book.words.lang == "en":
+    if words.lang == "en":
         return frame
     for f in sheet.fields:
         if f.vocabulary and f.name in frame:
-            frame[f.name] = frame[f.name].map(
-                lambda v: book.words.value(v) if isinstance(v, str) else v
-            )
+            frame[f.name] = frame[f.name].map(lambda v: words.value(v) if isinstance(v, str) else v)
     return frame
 
 
-def _for_writing(book: Book, table: Table, frame: pd.DataFrame, layout: list[str]) -> pd.DataFrame:
+def _layout(sheet: Sheet, header: list[str], schema: Schema) -> list[str]:
+    """The sheet's columns by field name, matched from its headings as validation reads them."""
+    empty = pd.DataFrame(columns=range(len(header)), dtype=object).set_axis(header, axis=1)
+    raw = RawSheet(sheet.name, 1, header, empty, pd.Series([], dtype="int64"))
+    return type_sheet(sheet, raw, Checker(schema)).layout
+
+
+def _added(upgrade: Upgrade | None, name: str) -> list[str]:
+    return list(upgrade.columns.get(name, ())) if upgrade else []
+
+
+def _read_row(rows: pd.Series | None, position: object) -> int | None:
+    """The Excel row the record at `position` was read from (None when not known)."""
+    if rows is None or pd.isna(position) or not 0 <= int(position) < len(rows):
+        return None
+    row = rows.iloc[int(position)]
+    return None if pd.isna(row) else int(row)
+
+
+def _all_records(changed: SheetChanges | None) -> pd.DataFrame | None:
+    if changed is None:
+        return None
+    return changed.records if changed.records is not None else changed.appended
+
+
+def _for_writing(
+    sheet: Sheet,
+    frame: pd.DataFrame,
+    layout: list[str],
+    unread: dict[str, pd.Series],
+    words: Words,
+) -> pd.DataFrame:
     """The frame in the sheet's column order, with unreadable cells written back as typed."""
     out = pd.DataFrame({name: frame.get(name, None) for name in layout}, index=frame.index)
-    for name, raw in table._kept_raw.items():
+    for name, raw in unread.items():
         if name in out:
             keep = raw.index.intersection(out.index)
             keep = keep[out.loc[keep, name].isna()]
             if len(keep):
                 out[name] = out[name].astype(object)
                 out.loc[keep, name] = raw[keep]
-    return labelled(book, out, table.sheet)
+    return labelled(out, sheet, words)
 
 
-def _mark_added_columns(book: Book, sheet: Sheet, change: SheetChange, upgrade: Upgrade) -> None:
-    added = [c for c in upgrade.columns.get(sheet.name, []) if c in change.frame.columns]
+def _mark_added_columns(sheet: Sheet, change: SheetChange, added: list[str], words: Words) -> None:
+    """Columns new to the sheet (an upgrade's, the person's own) get their header written."""
+    added = [c for c in added if c in change.frame.columns]
     if added and list(change.frame.columns[-len(added) :]) == added:
-        change.added_columns = [book.words.field(c) for c in added]
-        change.added_widths = [sheet.field(c).width for c in added]
+        change.added_columns = [words.field(c) if sheet.has(c) else c for c in added]
+        change.added_widths = [
+            sheet.field(c).width if sheet.has(c) else max(12.0, len(c) + 4.0) for c in added
+        ]
 
 
-def _record_fingerprints(book: Book) -> None:
+def _record_state(meta: dict, schema: Schema, changes: Changes) -> None:
     """Remember each record's field hashes, so a copy of this save can be merged later."""
-    from crmbook.sharing.fingerprints import record_save
-
     full, appended = {}, {}
-    for name, table in book.tables.items():
-        if table.sheet.system or not table.sheet.key:
+    for name, changed in changes.sheets.items():
+        sheet = schema.sheet(name)
+        if sheet.system or not sheet.key:
             continue
-        if table._typed is not None:
-            full[name] = table.df
-        elif table._new:
-            appended[name] = pd.concat(table._new, ignore_index=True)
-    record_save(book.meta, book.schema, full, appended)
+        if changed.records is not None:
+            full[name] = changed.records
+        elif len(changed.appended):
+            appended[name] = changed.appended
+    record_save(meta, schema, full, appended)
 
 
 def _sheets_in_book(schema: Schema, actual: list[str]) -> dict[str, str]:

@@ -19,7 +19,7 @@ import pandas as pd
 from crmbook.book import Book, create
 from crmbook.errors import CrmbookError
 from crmbook.storage import is_database_url
-from crmbook.storage.sql import Progress, SqlStorage, create_database
+from crmbook.storage.sql import Progress, create_database
 
 COPIED_META = ("workbook_id", "created", "language")
 
@@ -98,16 +98,16 @@ def copy_book(
         records[name] = len(frame)
         next_id = int(source.meta.get(f"next_id.{name}", 0) or 0)
         if sheet.id_prefix and next_id > 1:
-            book.storage.bump_counter(book.meta, sheet, next_id - 1)
+            book.bump_counter(name, next_id - 1)
         if progress and not is_database_url(target):
             progress(name, len(frame), len(frame))
-    book._log = [*_log_entries(source), _copied_entry(source, book)]
-    records["Log"] = len(book._log)
-    book._meta_changed = True
+    book.pending_log[:] = [*_log_entries(source), _copied_entry(source, book)]
+    records["Log"] = len(book.pending_log)
+    book.touch()
     try:
         book.save(backups=0)
     except BaseException:
-        _remove(book)
+        book.storage.discard()  # a failed copy leaves nothing behind
         raise
     sent = source.storage.journal().entries()
     if sent:  # what was mailed from the old place is never mailed again from the new one
@@ -141,13 +141,3 @@ def _blank(value: object) -> bool:
         return bool(pd.isna(value))
     except (TypeError, ValueError):
         return False
-
-
-def _remove(book: Book) -> None:
-    """A failed copy leaves nothing behind: the new workbook file or the new tables go."""
-    book.close()
-    if isinstance(book.storage, SqlStorage):
-        book.storage.md.drop_all(book.storage.engine)
-        book.storage.close()
-    else:
-        book.path.unlink(missing_ok=True)
