@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -26,7 +27,11 @@ except ImportError:  # Windows
     fcntl = None
 
 BACKUP_FOLDER = ".crmbook-backups"
-TEMPORARY = ".crmbook-"  # .shop.xlsx.crmbook-1a2b3c4d: a save's file before it is moved in place
+# A save's file before it is moved in place: .shop.xlsx.crmbook-1a2b3c4d (".crmbook-new" was
+# the name `crmbook init` used before). Matched exactly: other files beside the workbook also
+# start so, such as the outbox journal .shop.xlsx.crmbook-outbox.jsonl.
+TEMPORARY = ".crmbook-"
+_TEMPORARY_END = re.compile(r"[0-9a-f]{8}|new")
 
 
 def lock_files(path: Path) -> list[Path]:
@@ -166,11 +171,73 @@ class Temporary:
             self._fd = None
 
 
+def temporaries(target: Path) -> list[Path]:
+    """The temporary files crmbook makes for `target`: beside it and in its backup folder."""
+    found = []
+    for place in (target, *backup_paths(target, 1)):
+        prefix = f".{place.name}{TEMPORARY}"
+        try:
+            names = os.listdir(place.parent)
+        except OSError:
+            continue
+        found += [
+            place.with_name(n)
+            for n in names
+            if n.startswith(prefix) and _TEMPORARY_END.fullmatch(n.removeprefix(prefix))
+        ]
+    return sorted(set(found))
+
+
+def remove_stale_temporaries(target: Path) -> list[Path]:
+    """Remove the temporary files that saves of `target` killed half-way left behind; a file
+    another process is still writing is left alone. Returns what was removed.
+
+    Skipped (and left for the next run) while another crmbook holds the book's write lock.
+    """
+    candidates = temporaries(target)
+    if not candidates:
+        return []
+    removed = []
+    try:
+        with write_lock(target, timeout=0):
+            for path in candidates:
+                if _remove_if_free(path):
+                    removed.append(path)
+    except Timeout:
+        return removed
+    return removed
+
+
 def _hold(fd: int) -> None:
     if fcntl is None:
         return  # Windows: the open handle already refuses deletion to everyone else
     with contextlib.suppress(OSError):  # a file system without locks: the cleaner cannot tell
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _remove_if_free(path: Path) -> bool:
+    if fcntl is None:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        except PermissionError:  # open in the process writing it
+            return False
+        return True
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:  # held by a live process, or locks do not work here: leave it
+        os.close(fd)
+        return False
+    try:
+        path.unlink(missing_ok=True)
+    finally:
+        os.close(fd)
+    return True
 
 
 def _fsync_file(path: Path) -> None:

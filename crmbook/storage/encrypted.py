@@ -26,6 +26,7 @@ from crmbook.io.safety import (
     Temporary,
     atomic_replace,
     check_not_locked,
+    remove_stale_temporaries,
 )
 from crmbook.schema import Schema
 from crmbook.storage.base import Saved
@@ -96,6 +97,7 @@ class EncryptedStorage(WorkbookStorage):
         folder = Path(tempfile.mkdtemp(prefix="crmbook-"))
         self._cleanup = weakref.finalize(self, shutil.rmtree, folder, True)
         plain = decrypt(self.encrypted_path, folder / self.encrypted_path.name, password)
+        remove_stale_temporaries(self.encrypted_path)
         super().__init__(plain, schema)
 
     def __repr__(self) -> str:

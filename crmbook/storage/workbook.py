@@ -25,6 +25,7 @@ from crmbook.io.safety import (
     Temporary,
     atomic_replace,
     check_not_locked,
+    remove_stale_temporaries,
 )
 from crmbook.io.template import meta_rows, write_template
 from crmbook.io.writer import SheetChange, write_workbook
@@ -59,6 +60,7 @@ class WorkbookStorage(Storage):
         super().__init__(schema)
         self._path = Path(path)
         check_file(self._path)
+        remove_stale_temporaries(self._path)
         self.state = FileState.of(self._path)
         # Learnt while reading, for saving: per schema sheet its columns by field name with
         # the row of its header, and the Excel row of each record by its position as read.
