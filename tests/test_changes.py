@@ -83,6 +83,19 @@ def test_deleting_the_last_record_and_adding_one_keeps_both_changes(new_book):
     assert changed.appended["name"].tolist() == ["Carla"]
 
 
+def test_a_column_of_ones_own_comes_with_its_values(new_book):
+    new_book.customers.add(name="Anna")
+    new_book.save()
+    column = new_book.customers.add_column("Lieblingsfarbe")
+    new_book.customers.update("C-000001", **{column: "grün"})
+    changed = new_book.changes().sheets["Customers"]
+    assert changed.added_columns == ("Lieblingsfarbe",)
+    old, new = changed.updated["C-000001"]["Lieblingsfarbe"]
+    assert pd.isna(old) and new == "grün"
+    new_book.save()
+    assert crmbook.open(new_book.path).customers.get("C-000001")["Lieblingsfarbe"] == "grün"
+
+
 # ---------------------------------------------------------------- a third backend
 
 
