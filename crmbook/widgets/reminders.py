@@ -188,7 +188,7 @@ class RemindersView(widgets.VBox):
         return self.model.sections.get(name, pd.DataFrame())
 
     def _row(self, record: dict, buttons: dict) -> widgets.Widget:
-        text = widgets.HTML(_reminder_html(record), layout={"width": "640px"})
+        text = widgets.HTML(_reminder_html(record), layout={"width": "780px"})
         task_id = record.get("task_id")
         if not isinstance(task_id, str):
             return text

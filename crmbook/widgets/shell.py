@@ -339,5 +339,11 @@ def _short(location: str) -> str:
 
 
 def _where(session: Session) -> str:
-    """The folder of a workbook file (a database's name already says where it is)."""
-    return "" if isinstance(session.location, str) else str(session.path.parent)
+    """The folder of a workbook file, ~ for the home folder (a database's name already says
+    where it is)."""
+    if isinstance(session.location, str):
+        return ""
+    folder, home = session.path.parent, Path.home()
+    if folder == home:
+        return "~"
+    return f"~/{folder.relative_to(home)}" if folder.is_relative_to(home) else str(folder)
