@@ -178,8 +178,8 @@ def demo_shop(tmp_path) -> Path:
 
 def test_an_owner_works_in_crmbook_app_without_seeing_code(demo_shop, tmp_path):
     """The Done-when of `crmbook app`: the real command on a demo copy; add a customer, log
-    a call with a next step, see it among today's reminders; each checked in the workbook
-    by openpyxl."""
+    a call with a next step, move a deal to won and see the forecast change, see the call's
+    next step among today's reminders; each change checked in the workbook by openpyxl."""
     from playwright.sync_api import expect, sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
@@ -224,6 +224,17 @@ def test_an_owner_works_in_crmbook_app_without_seeing_code(demo_shop, tmp_path):
             expect(page.get_by_text("Added interaction I-")).to_be_visible(timeout=20_000)
             shot("call-logged")
 
+            nav.get_by_role("button", name="Pipeline").click()
+            forecast = page.get_by_text(re.compile(r"Expected in the next \d+ months"))
+            expect(forecast).to_be_visible(timeout=30_000)
+            before = forecast.inner_text()
+            page.locator("button[title='mark won, closed today']:not([disabled])").first.click()
+            moved = page.get_by_text(re.compile(r"D-\d+ is now at won"))
+            expect(moved).to_be_visible(timeout=20_000)
+            won = re.search(r"D-\d+", moved.inner_text()).group(0)
+            expect(forecast).not_to_have_text(before, timeout=20_000)
+            shot("pipeline")
+
             nav.get_by_role("button", name="Today").click()
             expect(page.get_by_text(NEXT_STEP)).to_be_visible(timeout=20_000)
             shot("today-after")
@@ -235,4 +246,6 @@ def test_an_owner_works_in_crmbook_app_without_seeing_code(demo_shop, tmp_path):
     calls = [r for r in excel_rows(demo_shop, "Interactions") if r["next_step"] == NEXT_STEP]
     assert len(calls) == 1 and calls[0]["customer_id"] == customers[0]["id"]
     assert calls[0]["channel"] == "call" and calls[0]["next_date"].date() == today
+    deal = next(r for r in excel_rows(demo_shop, "Deals") if r["id"] == won)
+    assert deal["stage"] == "won" and deal["closed"].date() == today
     assert "app-test" in {r["who"] for r in excel_rows(demo_shop, "Log")}
