@@ -3,6 +3,7 @@
 import json
 
 import openpyxl
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -138,6 +139,23 @@ def test_summary_counts_records(book_path, run):
     figures = {row["figure"]: row["value"] for row in json.loads(result.output)}
     assert figures["customers"] == 1
     assert figures["customers at stage prospect"] == 1
+
+
+def test_demo_as_of_a_day_counts_from_that_day(tmp_path, run):
+    path = tmp_path / "shop.xlsx"
+    result = run("demo", path, "--customers", 60, "--today", "2026-03-15")
+    assert result.exit_code == 0, result.output
+    book = crmbook.open(path)
+    assert len(book.customers.df) == 60
+    assert book.customers.df["created"].max() < pd.Timestamp("2026-03-16")
+    tasks = book.tasks.df
+    overdue = ((tasks["status"] == "open") & (tasks["due"] < pd.Timestamp("2026-03-15"))).sum()
+    shown = {
+        cells[1].strip(): cells[2].strip()
+        for cells in (line.split("│") for line in result.output.splitlines())
+        if len(cells) == 4
+    }
+    assert shown["open tasks overdue"] == f"{overdue:,}"  # counted from that day, too
 
 
 @pytest.mark.parametrize(

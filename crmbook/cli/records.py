@@ -57,20 +57,16 @@ def demo(
     from crmbook.demo import build_demo_book, demo_mail_config
     from crmbook.mailing.config import CONFIG_NAME
 
+    day = today.date() if today else dt.date.today()
     book = build_demo_book(
-        file,
-        customers=customers,
-        interactions=interactions,
-        seed=seed,
-        today=today.date() if today else dt.date.today(),
-        overwrite=force,
+        file, customers=customers, interactions=interactions, seed=seed, today=day, overwrite=force
     )
     click.echo(f"Wrote the demo business to {book.location}")
     config = book.path.parent / CONFIG_NAME
     if not config.exists():
         config.write_text(demo_mail_config(), encoding="utf-8")
         click.echo(f"Wrote a sample mail config (sender, owners' addresses) to {config}")
-    _print_summary(book, "table")
+    _print_summary(book, "table", day)
 
 
 @main.command()
@@ -82,11 +78,11 @@ def summary(file: Path, fmt: str) -> None:
     _print_summary(crmbook.open(file), fmt)
 
 
-def _print_summary(book: crmbook.Book, fmt: str) -> None:
+def _print_summary(book: crmbook.Book, fmt: str, today: dt.date | None = None) -> None:
     from crmbook.analytics.overview import overview
 
     frames = {s.name: book.table(s.name).df for s in SCHEMA.entities}
-    emit(overview(frames, book.today()), fmt, title=f"{book.path.name}")
+    emit(overview(frames, today or book.today()), fmt, title=f"{book.path.name}")
 
 
 @main.command()
