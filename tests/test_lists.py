@@ -3,6 +3,7 @@ read tolerantly with every problem reported, kept through saves, languages and d
 
 import openpyxl
 import pytest
+import sqlalchemy as sa
 
 import crmbook
 from crmbook.errors import RecordError
@@ -109,6 +110,7 @@ def test_without_the_column_the_defaults_count_and_validate_says_so(new_book):
 def test_the_probabilities_are_kept_in_a_database(database_url):
     book = crmbook.create(database_url)
     assert book.numbers("deal_stage") == DEFAULTS
+    assert not [i for i in book.validate().issues if i.column == "probability"]
     book.set_numbers("deal_stage", {"negotiation": 0.8})
     book.save()
     assert crmbook.open(database_url).numbers("deal_stage")["negotiation"] == 0.8
@@ -134,3 +136,21 @@ def test_shares_as_people_type_them(typed, share, problem):
     number, said = parse_share(typed)
     assert number == pytest.approx(share) if share is not None else number is None
     assert (said is None) if problem is None else (problem in said)
+
+
+def test_a_database_of_an_older_crmbook_gains_the_probabilities(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    crmbook.create(url).close()
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:  # what version 2 stored: no probabilities
+        conn.execute(sa.text("DELETE FROM crmbook_lists WHERE vocabulary = 'probability'"))
+        conn.execute(sa.text("UPDATE crmbook_meta SET value = '2' WHERE key = 'schema_version'"))
+    book = crmbook.open(url)
+    assert book.numbers("deal_stage") == DEFAULTS
+    assert not [i for i in book.validate().issues if i.column == "probability"]
+    with engine.connect() as conn:
+        stored = conn.execute(
+            sa.text("SELECT value FROM crmbook_lists WHERE vocabulary = 'probability'")
+        ).scalars()
+        assert [float(v) for v in stored] == list(DEFAULTS.values())
+    engine.dispose()

@@ -225,7 +225,8 @@ def create_database(
                 if s.id_prefix
             ],
         )
-        _write_lists(conn, md, lists or {v.name: list(v.values) for v in schema.vocabularies})
+        given = lists or {v.name: list(v.values) for v in schema.vocabularies}
+        _write_lists(conn, md, lists_columns(schema, given, {}, ENGLISH))
     engine.dispose()
     storage = SqlStorage(location, schema)
     if later:
@@ -554,10 +555,30 @@ class SqlStorage(Storage):
                         conn.execute(
                             sa.text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}")
                         )
+            self._add_list_numbers(conn)
             meta = self.md.tables[META_TABLE]
             conn.execute(meta.delete().where(meta.c.key == "schema_version"))
             conn.execute(meta.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
         self._present = set(sa.inspect(self.engine).get_table_names())
+
+    def _add_list_numbers(self, conn: Connection) -> None:
+        """The numbers beside a list (each deal stage's probability) that a database made by
+        an older crmbook lacks: the defaults, on the rows of the values stored."""
+        table = self.md.tables[LISTS_TABLE]
+        query = sa.select(table.c.vocabulary, table.c.value).order_by(
+            table.c.vocabulary, table.c.position
+        )
+        stored: dict[str, list[str]] = {}
+        for name, value in conn.execute(query):
+            stored.setdefault(name, []).append(value)
+        missing = {
+            v.name: stored[v.name]
+            for v in self.schema.vocabularies
+            if v.numbers and v.name in stored and v.numbers.name not in stored
+        }
+        if missing:
+            columns = lists_columns(self.schema, missing, {}, ENGLISH)
+            _write_lists(conn, self.md, {k: v for k, v in columns.items() if k not in stored})
 
     def discard(self) -> None:
         self.md.drop_all(self.engine)
