@@ -215,3 +215,13 @@ def test_board_cards_say_who_what_how_much_and_how_old():
     assert toms["id"].tolist() == ["D-000002", "D-000001"]
     with pytest.raises(ValueError, match="order the board by"):
         board(deals, CUSTOMERS, TODAY, order="colour")
+
+
+def test_board_keeps_the_first_cards_of_each_stage():
+    deals = table(
+        "Deals", *(dated(n, "new" if n % 2 else "won", 100 * n, None) for n in range(1, 9))
+    )  # new: 1, 3, 5, 7; won: 2, 4, 6, 8 (none closed on a known day: sheet order)
+    top = board(deals, CUSTOMERS, TODAY, per_stage=2)
+    assert top["id"].tolist() == ["D-000007", "D-000005", "D-000002", "D-000004"]
+    more = board(deals, CUSTOMERS, TODAY, per_stage={"new": 3})  # won: not named, all
+    assert more["stage"].value_counts().to_dict() == {"new": 3, "won": 4}

@@ -140,10 +140,13 @@ def test_one_owner_and_their_forecast(session):
     cards = view.model.cards
     assert len(cards) and set(cards["owner"]) == {"Maria Rossi"}
     deals = session.book.deals.df
-    theirs = deals[deals["id"].isin(cards["id"])]
+    assert deals["owner"].notna().all()  # else the customer's owner would count
+    theirs = deals[deals["owner"] == "Maria Rossi"]
     assert view.model.forecast.equals(forecast(theirs, TODAY))
+    assert sum(view.model.total(s)[0] for s in view.columns) == len(theirs)
+    assert f"{(theirs['stage'] == 'won').sum():,} deal" in text(view.columns["won"].title.value)
     view.owner.value = ""
-    assert len(view.model.cards) == len(deals)
+    assert sum(view.model.total(s)[0] for s in view.columns) == len(deals)
 
 
 def test_a_refused_save_changes_nothing_and_says_why(session, shop):

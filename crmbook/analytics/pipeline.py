@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from crmbook.analytics._frames import attach_customer, day
+from crmbook.analytics._frames import attach_customer, customer_lookup, day
 from crmbook.schema import SCHEMA
 
 # The chance that a deal at each stage is won, unless the caller passes the workbook's own
@@ -105,6 +105,14 @@ CARD_COLUMNS = (
 )
 
 
+def deals_of(deals: pd.DataFrame, customers: pd.DataFrame, owner: str | None) -> pd.DataFrame:
+    """One person's deals: those they own, and those without an owner whose customer is theirs
+    (case and spaces ignored). None: everyone's."""
+    if owner is None:
+        return deals
+    return deals[_owners(deals, customers).str.strip().str.casefold() == owner.strip().casefold()]
+
+
 def board(
     deals: pd.DataFrame,
     customers: pd.DataFrame,
@@ -112,37 +120,67 @@ def board(
     *,
     owner: str | None = None,
     order: str = "amount",
+    per_stage: int | Mapping[str, int] | None = None,
 ) -> pd.DataFrame:
-    """Every deal as a card of the pipeline board, in the order a column shows them.
+    """The deals as cards of the pipeline board, in the order a column shows them.
 
     Columns: id, stage, customer_id, customer (the name), title, amount, expected_close,
     age_days (since opened), owner (the deal's, else the customer's) and overdue (open and
     past its expected close). Open deals come by `order`: "amount" the largest first,
     "expected_close" the soonest first; won and lost ones the most recently closed first.
-    `owner` keeps one person's deals (case and spaces ignored).
+    `owner` keeps one person's deals (see deals_of). `per_stage` keeps the first cards of
+    each stage only: that many, or a number per stage (a stage not named keeps all), so a
+    board over thousands of deals looks up the customers of the cards it shows only.
     """
     if order not in BOARD_ORDERS:
         raise ValueError(f"order the board by one of {', '.join(BOARD_ORDERS)}, not {order!r}")
     start = day(today)
-    cards = attach_customer(deals, customers)
-    cards["stage"] = _stage(deals)
-    if owner is not None:
-        wanted = owner.strip().casefold()
-        cards = cards[cards["owner"].fillna("").astype("str").str.strip().str.casefold() == wanted]
+    deals = deals_of(deals, customers, owner)
+    stage = _stage(deals)
+    closed = stage.isin(CLOSED)
+    open_, done = deals[~closed], deals[closed]
+    first = (
+        _days(open_["expected_close"])
+        if order == "expected_close"
+        else -open_["amount"].to_numpy(dtype=float)
+    )
+    shown = open_.index[np.argsort(first, kind="stable")].append(
+        done.index[np.argsort(-_days(done["closed"]), kind="stable")]
+    )
+    if per_stage is not None:
+        stages = stage.loc[shown]
+        rank = stages.groupby(stages, sort=False).cumcount().to_numpy()
+        limit = (
+            stages.map(per_stage).fillna(np.inf).to_numpy(dtype=float)
+            if isinstance(per_stage, Mapping)
+            else per_stage
+        )
+        shown = shown[rank < limit]
+    cards = attach_customer(deals.loc[shown], customers)
+    cards["stage"] = stage.loc[shown]
     cards["age_days"] = (start - cards["opened"]).dt.days.astype("Int64")
-    closed = cards["stage"].isin(CLOSED)
-    cards["overdue"] = ~closed & (cards["expected_close"] < start)
-    ascending = order == "expected_close"
-    open_cards = cards[~closed].sort_values(
-        [order, "id"], ascending=[ascending, True], na_position="last", kind="stable"
-    )
-    done = cards[closed].sort_values(
-        ["closed", "id"], ascending=[False, True], na_position="last", kind="stable"
-    )
-    out = pd.concat([open_cards, done])[list(CARD_COLUMNS)].reset_index(drop=True)
+    cards["overdue"] = ~cards["stage"].isin(CLOSED) & (cards["expected_close"] < start)
+    out = cards[list(CARD_COLUMNS)].reset_index(drop=True)
     for name in ("id", "stage", "customer_id", "customer", "title", "owner"):
         out[name] = out[name].astype(object).where(out[name].notna(), None)
     return out
+
+
+def _owners(deals: pd.DataFrame, customers: pd.DataFrame) -> pd.Series:
+    """Each deal's owner, else its customer's ("" for none)."""
+    owner = deals["owner"].astype(object)
+    missing = owner.isna()
+    if missing.any():
+        lookup = customer_lookup(customers)["owner"]
+        owner = owner.copy()
+        owner[missing] = lookup.reindex(deals.loc[missing, "customer_id"].to_numpy()).to_numpy()
+    return owner.fillna("").astype("str")
+
+
+def _days(dates: pd.Series) -> np.ndarray:
+    """Dates as day numbers to sort by; a missing one is NaN, which sorts last."""
+    days = dates.to_numpy(dtype="datetime64[D]").astype("int64")
+    return np.where(dates.isna().to_numpy(), np.nan, days)
 
 
 def won_lost(deals: pd.DataFrame) -> pd.DataFrame:

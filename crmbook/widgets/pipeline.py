@@ -18,6 +18,8 @@ from crmbook.analytics.pipeline import (
     CLOSED,
     DEAL_STAGES,
     board,
+    deals_by_stage,
+    deals_of,
     forecast,
     open_stages,
 )
@@ -33,10 +35,11 @@ BOARD_SHEETS = ("Customers", "Deals")
 
 
 class PipelineModel:
-    """The board's choices (owner, order), its cards and the forecast, and the moves.
+    """The board's choices (owner, order), its columns and cards, the forecast, and the moves.
 
-    `cards` holds every deal of the owner chosen as a card (analytics.pipeline.board);
-    `stages` the board's columns in order; `shown` how many cards each column shows.
+    `stages` are the board's columns in order; `totals` their deals, amount and probability
+    (analytics.pipeline.deals_by_stage of the owner's deals); `cards` the cards shown, the
+    first `shown[stage]` of each column (analytics.pipeline.board).
     """
 
     def __init__(
@@ -55,8 +58,10 @@ class PipelineModel:
         self.months = months
         self.shown: dict[str, int] = {}
         self.stages: list[str] = []
+        self.totals = pd.DataFrame()
         self.cards = pd.DataFrame()
         self.forecast = pd.DataFrame()
+        self._deals = pd.DataFrame()
         session.on_change(self.refresh)
         self.refresh()
 
@@ -78,35 +83,42 @@ class PipelineModel:
         return self.session.book.words.value(stage)
 
     def refresh(self) -> pd.DataFrame:
-        """Gather the cards and the forecast again from the workbook as it is now."""
+        """Gather the columns, the cards and the forecast again from the workbook as it is."""
         frames = self.session.frames(*BOARD_SHEETS)
-        today = self.session.today()
-        self.cards = board(
-            frames["Deals"], frames["Customers"], today, owner=self.owner, order=self.order
-        )
+        chance = self.probabilities()
+        self._deals = deals_of(frames["Deals"], frames["Customers"], self.owner)
+        self.totals = deals_by_stage(self._deals, chance).set_index("stage")
         listed = list(self.session.book.lists.get("deal_stage") or DEAL_STAGES)
-        typed = [s for s in dict.fromkeys(self.cards["stage"]) if s not in listed]
+        typed = [s for s in self.totals.index[self.totals["deals"] > 0] if s not in listed]
         self.stages = [*listed, *typed]
-        deals = frames["Deals"]
-        if self.owner is not None:
-            deals = deals[deals["id"].isin(self.cards["id"])]
-        self.forecast = forecast(deals, today, self.probabilities(), self.months)
-        return self.cards
+        self.forecast = forecast(self._deals, self.session.today(), chance, self.months)
+        return self._draw_cards(frames["Customers"])
 
     def column(self, stage: str) -> pd.DataFrame:
-        """The cards a column shows: the first `shown` of its deals."""
-        return self._in(stage).head(self.shown.get(stage, self.per_column))
+        """The cards a column shows."""
+        return self.cards[self.cards["stage"] == stage]
 
     def total(self, stage: str) -> tuple[int, float]:
         """How many deals a stage holds and their amount."""
-        deals = self._in(stage)
-        return len(deals), float(deals["amount"].fillna(0.0).sum())
+        if stage not in self.totals.index:
+            return 0, 0.0
+        row = self.totals.loc[stage]
+        return int(row["deals"]), float(row["amount"])
 
     def show_more(self, stage: str) -> None:
+        """One more page of cards in the stage's column."""
         self.shown[stage] = self.shown.get(stage, self.per_column) + self.per_column
+        self._draw_cards(self.session.frames("Customers")["Customers"])
 
-    def _in(self, stage: str) -> pd.DataFrame:
-        return self.cards[self.cards["stage"] == stage]
+    def _draw_cards(self, customers: pd.DataFrame) -> pd.DataFrame:
+        self.cards = board(
+            self._deals,
+            customers,
+            self.session.today(),
+            order=self.order,
+            per_stage={s: self.shown.get(s, self.per_column) for s in self.stages},
+        )
+        return self.cards
 
     # ------------------------------------------------------------ moves
 
