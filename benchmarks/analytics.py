@@ -51,7 +51,9 @@ def main(path: Path = DEFAULT) -> int:
         "activity report": lambda: activity_report(frames, today),
         "pipeline report": lambda: pipeline_report(frames, today),
         "forecast, 6 months": lambda: forecast(frames["Deals"], today),
-        "pipeline board cards": lambda: board(frames["Deals"], frames["Customers"], today),
+        "pipeline board, 8 cards a column": lambda: board(
+            frames["Deals"], frames["Customers"], today, per_stage=8
+        ),
     }
     return time_jobs(path, frames, loaded, today, jobs)
 
