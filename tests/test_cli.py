@@ -158,6 +158,61 @@ def test_demo_as_of_a_day_counts_from_that_day(tmp_path, run):
     assert shown["open tasks overdue"] == f"{overdue:,}"  # counted from that day, too
 
 
+@pytest.fixture(scope="module")
+def demo_in_new_folder(tmp_path_factory):
+    """`crmbook demo x/shop.xlsx` where folder x does not exist yet: made, like mkdir -p."""
+    path = tmp_path_factory.mktemp("demo") / "not" / "yet" / "shop.xlsx"
+    result = CliRunner().invoke(main, ["demo", str(path), "--customers", "20"])
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def test_demo_makes_the_folder_it_writes_into(demo_in_new_folder):
+    assert openpyxl.load_workbook(demo_in_new_folder, read_only=True)["Customers"].max_row == 21
+    assert (demo_in_new_folder.parent / "crmbook.toml").exists()
+
+
+def _first_line(path):
+    return path.read_bytes().decode("utf-8-sig").splitlines()[0]
+
+
+@pytest.mark.parametrize(
+    ("command", "name", "opened"),
+    [
+        (["init", "{out}"], "new.xlsx", lambda p: openpyxl.load_workbook(p).sheetnames[0]),
+        (["report", "all", "{book}", "--out", "{out}"], "report.xlsx", openpyxl.load_workbook),
+        (["export", "{book}", "--out", "{out}"], "copy.xlsx", openpyxl.load_workbook),
+        (["export", "{book}", "{out}", "--format", "vcard"], "phone.vcf", _first_line),
+        (["export", "{book}", "--out", "{out}", "--format", "google-csv"], "g.csv", _first_line),
+        (["ics", "{book}", "--out", "{out}"], "tasks.ics", _first_line),
+        (["segment", "{book}", "--csv", "{out}"], "segment.csv", _first_line),
+        (["share", "{book}", "--out", "{out}"], "shared.xlsx", openpyxl.load_workbook),
+        (["merge", "{book}", "{book}", "--out", "{out}"], "merged.xlsx", openpyxl.load_workbook),
+    ],
+)
+def test_a_file_written_into_a_new_folder_makes_the_folder(
+    demo_in_new_folder, tmp_path, run, command, name, opened
+):
+    out = tmp_path / "new" / "folder" / name
+    args = [a.format(book=demo_in_new_folder, out=out) for a in command]
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    assert opened(out)  # read back by openpyxl, or its first line as text
+
+
+@pytest.mark.parametrize("command", [["init"], ["demo"], ["report", "all", "{book}", "--out"]])
+def test_a_file_where_a_folder_should_be_is_one_clear_error(
+    demo_in_new_folder, tmp_path, run, command
+):
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
+    out = tmp_path / "notes.txt" / "shop.xlsx"
+    result = run(*[a.format(book=demo_in_new_folder) for a in command], out)
+    assert result.exit_code == 2
+    assert f"{tmp_path / 'notes.txt'} is a file, not a folder" in result.output
+    assert "Traceback" not in result.output
+    assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "mine"
+
+
 @pytest.mark.parametrize(
     "command",
     [

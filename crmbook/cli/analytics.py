@@ -14,6 +14,7 @@ import crmbook
 from crmbook.cli import main
 from crmbook.cli.common import (
     FILE,
+    OutputFile,
     _cell,
     _console,
     _day,
@@ -159,14 +160,14 @@ def _print_card(found) -> None:
 @click.option(
     "--csv",
     "csv_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutputFile(),
     default=None,
     help="also write the customers with every column to this CSV file",
 )
 @click.option(
     "--xlsx",
     "xlsx_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutputFile(),
     default=None,
     help="also write them to this new workbook (an Excel table; not the CRM workbook)",
 )

@@ -176,6 +176,52 @@ class Location(click.ParamType):
 FILE = click.argument("file", metavar="FILE|URL", type=Location())
 
 
+def make_folder_for(path: Path, param, ctx) -> None:
+    """The folder a file is about to be written in, made when missing (like mkdir -p), so a
+    path into a new folder is not a traceback; one clear usage error when it cannot be."""
+    folder = path.parent
+    if folder.is_dir():
+        return
+    nearest = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if nearest is not None and not nearest.is_dir():
+        raise click.BadParameter(
+            f"{nearest} is a file, not a folder: choose another place for {path.name}",
+            ctx,
+            param,
+        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise click.BadParameter(
+            f"cannot create the folder {folder} for {path.name}: {e.strerror or e}", ctx, param
+        ) from None
+
+
+class NewLocation(Location):
+    """A workbook file to be made (its folder too, when missing), or a database URL."""
+
+    def convert(self, value, param, ctx):
+        location = super().convert(value, param, ctx)
+        if isinstance(location, Path):
+            make_folder_for(location, param, ctx)
+        return location
+
+
+class OutputFile(click.Path):
+    """A file a command writes (--out, --xlsx...): its folder is made when missing."""
+
+    def __init__(self):
+        super().__init__(dir_okay=False, path_type=Path)
+
+    def convert(self, value, param, ctx):
+        path = super().convert(value, param, ctx)
+        make_folder_for(path, param, ctx)
+        return path
+
+
+NEW_FILE = click.argument("file", metavar="FILE|URL", type=NewLocation())
+
+
 def _today_option(command):
     return click.option(
         "--today",

@@ -14,6 +14,7 @@ from crmbook.cli import main
 from crmbook.cli.common import (
     FILE,
     OUTBOX_FOLDER,
+    OutputFile,
     _day,
     _today_option,
     emit,
@@ -299,7 +300,7 @@ def daily(
 @FILE
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutputFile(),
     required=True,
     help="the calendar file to write, e.g. tasks.ics",
 )

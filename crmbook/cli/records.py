@@ -11,13 +11,20 @@ import click
 
 import crmbook
 from crmbook.cli import main
-from crmbook.cli.common import FILE, _today_option, emit, handle_errors, output_option
+from crmbook.cli.common import (
+    FILE,
+    NEW_FILE,
+    _today_option,
+    emit,
+    handle_errors,
+    output_option,
+)
 from crmbook.languages import LANGUAGES
 from crmbook.schema import SCHEMA, TYPES, Field
 
 
 @main.command()
-@FILE
+@NEW_FILE
 @click.option("--force", is_flag=True, help="overwrite FILE if it exists")
 @click.option(
     "--lang",
@@ -37,7 +44,7 @@ def init(file: Path, force: bool, lang: str) -> None:
 
 
 @main.command()
-@FILE
+@NEW_FILE
 @click.option("--customers", default=600, show_default=True, help="how many customers")
 @click.option(
     "--interactions", type=int, default=None, help="how many interactions [default: 5 per customer]"

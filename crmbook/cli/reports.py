@@ -10,6 +10,7 @@ import crmbook
 from crmbook.cli import main
 from crmbook.cli.common import (
     FILE,
+    OutputFile,
     _day,
     _frames,
     _period_options,
@@ -117,7 +118,7 @@ def _period(date_from, date_to) -> str:
 @FILE
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutputFile(),
     required=True,
     help="the report workbook to write, e.g. report.xlsx",
 )

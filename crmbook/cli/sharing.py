@@ -14,6 +14,7 @@ import crmbook
 from crmbook.cli import main
 from crmbook.cli.common import (
     FILE,
+    OutputFile,
     all_rows_option,
     echo_lines,
     emit,
@@ -35,7 +36,7 @@ from crmbook.sharing.contact_export import FORMATS as CONTACT_FORMATS
 )
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutputFile(),
     required=True,
     help="the merged workbook to write (MINE and THEIRS are not changed)",
 )
@@ -244,9 +245,7 @@ def import_(
 
 @main.command()
 @FILE
-@click.argument(
-    "out", metavar="[OUT]", required=False, type=click.Path(dir_okay=False, path_type=Path)
-)
+@click.argument("out", metavar="[OUT]", required=False, type=OutputFile())
 @click.option(
     "--format",
     "fmt",
@@ -265,7 +264,7 @@ def import_(
 @click.option(
     "--out",
     "out_option",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutputFile(),
     default=None,
     help="the file to write (or give it as OUT)",
 )
@@ -387,7 +386,7 @@ def dedupe(
 @FILE
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=OutputFile(),
     required=True,
     help="the copy to mail, e.g. shared.xlsx",
 )
