@@ -163,6 +163,7 @@ def test_a_customer_entered_in_the_browser_lands_in_the_workbook(voila, shop):
 
 
 NEW_CUSTOMER = "Rivka Browser-Owner"
+NARROW_APP = 820  # a window whose app leaves the board 780 px or less
 NEXT_STEP = "Send Rivka the spring prices"
 
 
@@ -228,6 +229,11 @@ def test_an_owner_works_in_crmbook_app_without_seeing_code(demo_shop, tmp_path):
             forecast = page.get_by_text(re.compile(r"Expected in the next \d+ months"))
             expect(forecast).to_be_visible(timeout=30_000)
             before = forecast.inner_text()
+            for width in (1280, NARROW_APP):
+                page.set_viewport_size({"width": width, "height": 900})
+                _assert_the_board_fits(page, width)
+            shot("pipeline-narrow")
+            page.set_viewport_size({"width": 1280, "height": 900})
             page.locator("button[title='mark won, closed today']:not([disabled])").first.click()
             moved = page.get_by_text(re.compile(r"D-\d+ is now at won"))
             expect(moved).to_be_visible(timeout=20_000)
@@ -249,3 +255,33 @@ def test_an_owner_works_in_crmbook_app_without_seeing_code(demo_shop, tmp_path):
     deal = next(r for r in excel_rows(demo_shop, "Deals") if r["id"] == won)
     assert deal["stage"] == "won" and deal["closed"].date() == today
     assert "app-test" in {r["who"] for r in excel_rows(demo_shop, "Log")}
+
+
+def _assert_the_board_fits(page, width: int) -> None:
+    """Every stage column, and every card's buttons with their icons, lie wholly inside the
+    board, and the board inside the window: nothing is cut off, nothing is hidden sideways."""
+    from playwright.sync_api import expect
+
+    board = page.locator(".crmbook-board")
+    expect(board).to_be_visible()
+    frame = board.bounding_box()
+    assert frame["x"] >= 0 and frame["x"] + frame["width"] <= width, (width, frame)
+    if width == NARROW_APP:
+        assert frame["width"] <= 780, frame
+    columns = page.locator(".crmbook-stage")
+    assert columns.count() == 6  # the demo's stages
+    assert _within(columns.last.bounding_box(), frame), (width, columns.last.bounding_box())
+    buttons = board.locator("button[title='mark won, closed today']")
+    assert buttons.count() > 6
+    for n in range(buttons.count()):
+        button = buttons.nth(n).bounding_box()
+        assert _within(button, frame), (width, n, button, frame)
+        assert _within(buttons.nth(n).locator("i").bounding_box(), button), (width, n)
+
+
+def _within(inner: dict, outer: dict) -> bool:
+    return (
+        inner["x"] >= outer["x"] - 0.5
+        and inner["x"] + inner["width"] <= outer["x"] + outer["width"] + 0.5
+        and inner["width"] > 0
+    )

@@ -102,7 +102,7 @@ def test_won_closes_the_deal_today_and_changes_the_forecast(session, shop):
     assert bytes(view.forecast_image.value).startswith(PNG)
     assert deal_id in [c.deal_id for c in view.columns["won"].cards.children]
     reopen = view.cards[deal_id].back
-    assert reopen.description == "Reopen"
+    assert reopen.icon == "undo" and reopen.tooltip == "reopen: back to negotiation"
     reopen.click()
     row = deal_row(shop, deal_id)
     assert row["stage"] == "negotiation" and row["closed"] is None

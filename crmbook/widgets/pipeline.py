@@ -5,6 +5,8 @@ One click moves a deal to the next or previous stage, or to won or lost (lost as
 reason and the competitor); the workbook is saved at once and the move is in the Log sheet.
 A column shows its top cards only, by amount or by expected close, and says how many more
 there are: with thousands of open deals the page still holds a few dozen widgets.
+The columns share the page's width (every stage of the demo fits the app's 780 px), the
+moves are icons with tooltips; below COLUMN_MIN_WIDTH a column the board scrolls sideways.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from crmbook.widgets.session import NO_STEPS, Session, Steps
 
 ORDERS = {"amount": "Largest amount", "expected_close": "Closing soonest"}
 CARDS_SHOWN = 8
+COLUMN_MIN_WIDTH = "118px"
 FORECAST_MONTHS = 6
 BOARD_SHEETS = ("Customers", "Deals")
 
@@ -198,24 +201,24 @@ class Card(widgets.VBox):
         self.text = widgets.HTML(_card_html(record))
         stage = record["stage"]
         previous, following = model.previous_stage(stage), model.next_stage(stage)
-        self.back = _button("◀", f"back to {model.label(previous)}" if previous else "")
-        self.forward = _button("▶", f"on to {model.label(following)}" if following else "")
-        self.won = _button("Won", "mark won, closed today", "success")
-        self.lost = _button("Lost", "mark lost: asks why", "danger")
+        back = f"back to {model.label(previous)}" if previous else ""
+        if stage in CLOSED:
+            self.back = _button("undo", f"reopen: {back}" if previous else "")
+        else:
+            self.back = _button("chevron-left", back)
+        self.forward = _button(
+            "chevron-right", f"on to {model.label(following)}" if following else ""
+        )
+        self.won = _button("check", "mark won, closed today", "success")
+        self.lost = _button("times", "mark lost: asks why", "danger")
         self.back.disabled, self.forward.disabled = previous is None, following is None
         self.won.disabled = self.lost.disabled = stage in CLOSED
-        if stage in CLOSED:
-            self.back.description = "Reopen"
-            self.back.layout.width = "72px"
-        self.buttons = widgets.HBox([self.back, self.forward, self.won, self.lost])
+        self.buttons = widgets.HBox(
+            [self.back, self.forward, self.won, self.lost], layout={"width": "100%"}
+        )
         super().__init__(
             [self.text, self.buttons],
-            layout={
-                "border": "1px solid #dee2e6",
-                "padding": "4px",
-                "margin": "0 0 6px 0",
-                "width": "214px",
-            },
+            layout={"border": "1px solid #dee2e6", "padding": "4px", "margin": "0 0 6px 0"},
         )
 
     def close(self) -> None:
@@ -232,10 +235,12 @@ class StageColumn(widgets.VBox):
         self.stage = stage
         self.title = widgets.HTML()
         self.cards = widgets.VBox()
-        self.more = widgets.Button(description="Show more", layout={"width": "214px"})
+        self.more = widgets.Button(description="Show more", layout={"width": "auto"})
         super().__init__(
-            [self.title, self.cards, self.more], layout={"width": "226px", "min_width": "226px"}
+            [self.title, self.cards, self.more],
+            layout={"flex": "1 1 0", "min_width": COLUMN_MIN_WIDTH, "margin": "0 6px 0 0"},
         )
+        self.add_class("crmbook-stage")
 
 
 class PipelineView(widgets.VBox):
@@ -255,7 +260,8 @@ class PipelineView(widgets.VBox):
         )
         self.columns: dict[str, StageColumn] = {}
         self.cards: dict[str, Card] = {}
-        self.board = widgets.HBox(layout={"overflow": "auto", "width": "100%"})
+        self.board = widgets.HBox(layout={"overflow": "auto hidden", "width": "100%"})
+        self.board.add_class("crmbook-board")
         self.lost_deal: str | None = None
         self.lost_title = widgets.HTML()
         self.lost_reason = widgets.Combobox(
@@ -284,9 +290,9 @@ class PipelineView(widgets.VBox):
             [
                 heading(
                     "Pipeline",
-                    "Every open deal by stage. ◀ and ▶ move a deal one stage, Won and Lost "
-                    "close it today; each click is saved at once. The stages and their "
-                    "probabilities are in the Lists sheet.",
+                    "Every open deal by stage. ‹ and › move a deal one stage, ✓ marks it won "
+                    "and ✕ lost (closed today), ↺ reopens it; each click is saved at once. "
+                    "The stages and their probabilities are in the Lists sheet.",
                 ),
                 widgets.HBox([self.owner, self.order]),
                 widgets.HBox([self.progress]),
@@ -449,9 +455,20 @@ def pipeline_board(session: Session) -> PipelineView:
     return PipelineView(PipelineModel(session))
 
 
-def _button(text: str, tooltip: str, style: str = "") -> widgets.Button:
+def _button(icon: str, tooltip: str, style: str = "") -> widgets.Button:
+    """A move on a card: an icon, what it does in the tooltip; the card's buttons share its
+    width, however narrow the column."""
     return widgets.Button(
-        description=text, tooltip=tooltip, button_style=style, layout={"width": "46px"}
+        icon=icon,
+        tooltip=tooltip,
+        button_style=style,
+        layout={
+            "flex": "1 1 0",
+            "width": "auto",
+            "min_width": "0",
+            "padding": "0",
+            "margin": "0 1px",
+        },
     )
 
 
@@ -476,4 +493,5 @@ def _card_html(record: dict) -> str:
         facts.append(html.escape(str(owner)))
     lines.append(f"<span style='color:#6c757d;font-size:12px'>{' · '.join(facts)}</span>")
     lines.append(f"<span style='color:#adb5bd;font-size:11px'>{html.escape(record['id'])}</span>")
-    return "<div style='line-height:1.35'>" + "<br>".join(x for x in lines if x) + "</div>"
+    shown = "<br>".join(x for x in lines if x)
+    return f"<div style='line-height:1.35;overflow-wrap:anywhere'>{shown}</div>"
