@@ -1,6 +1,8 @@
 """The command line as a user meets it: exit codes, messages, and what lands in the workbook."""
 
+import contextlib
 import json
+import sqlite3
 
 import openpyxl
 import pandas as pd
@@ -176,6 +178,11 @@ def _first_line(path):
     return path.read_bytes().decode("utf-8-sig").splitlines()[0]
 
 
+def _tables(path):
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        return db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+
+
 @pytest.mark.parametrize(
     ("command", "name", "opened"),
     [
@@ -188,6 +195,7 @@ def _first_line(path):
         (["segment", "{book}", "--csv", "{out}"], "segment.csv", _first_line),
         (["share", "{book}", "--out", "{out}"], "shared.xlsx", openpyxl.load_workbook),
         (["merge", "{book}", "{book}", "--out", "{out}"], "merged.xlsx", openpyxl.load_workbook),
+        (["migrate", "{book}", "sqlite:///{out}"], "shop.db", _tables),
     ],
 )
 def test_a_file_written_into_a_new_folder_makes_the_folder(

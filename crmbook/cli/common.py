@@ -198,13 +198,30 @@ def make_folder_for(path: Path, param, ctx) -> None:
 
 
 class NewLocation(Location):
-    """A workbook file to be made (its folder too, when missing), or a database URL."""
+    """A workbook file or a SQLite database file to be made (its folder too, when missing),
+    or the URL of a database server."""
 
     def convert(self, value, param, ctx):
         location = super().convert(value, param, ctx)
         if isinstance(location, Path):
             make_folder_for(location, param, ctx)
+        elif (database := _sqlite_file(location)) is not None:
+            make_folder_for(database, param, ctx)
         return location
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file a sqlite:/// URL names (None for other databases and in-memory SQLite)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
 
 
 class OutputFile(click.Path):

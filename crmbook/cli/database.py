@@ -9,7 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 import crmbook
 from crmbook.cli import main
-from crmbook.cli.common import FILE, Location, _console, handle_errors
+from crmbook.cli.common import FILE, NewLocation, _console, handle_errors
 from crmbook.errors import CrmbookError
 from crmbook.storage import is_database_url
 
@@ -44,7 +44,7 @@ def copy_with_progress(source, target, force: bool) -> None:
 
 @main.command()
 @FILE
-@click.argument("database", metavar="URL", type=Location())
+@click.argument("database", metavar="URL", type=NewLocation())
 @click.option("--force", is_flag=True, help="replace the crmbook tables the database holds")
 @handle_errors
 def migrate(file: Path, database: str, force: bool) -> None:
