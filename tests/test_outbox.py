@@ -542,5 +542,7 @@ def test_on_postgresql_logging_waits_until_no_run_is_sending(postgres_url, monke
             pass
     with first.sending():  # free again
         pass
+    with engines[0].connect() as conn:  # the lock's wait setting stayed with its connection
+        assert conn.exec_driver_sql("SHOW lock_timeout").scalar() == "0"
     for engine in engines:
         engine.dispose()

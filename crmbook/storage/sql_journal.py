@@ -229,10 +229,8 @@ class SqlJournal(MailJournal):
                 yield
             finally:
                 conn.execute(sa.text(f"SELECT {release}(:lock)"), {"lock": _LOCK})
-        except BaseException:
-            conn.invalidate()  # never hand a connection that may hold the lock to the pool
-            raise
         finally:
+            conn.invalidate()  # its lock wait setting (and any lock) never goes back to the pool
             conn.close()
 
     # ------------------------------------------------------------ helpers
