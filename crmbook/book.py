@@ -42,6 +42,7 @@ from crmbook.storage import (
 )
 from crmbook.storage import create as create_storage
 from crmbook.storage.changes import COUNTER
+from crmbook.storage.state import Generation
 from crmbook.validation import (
     ERROR,
     WARNING,
@@ -271,36 +272,71 @@ class Table:
 
     def update(self, key: str, **values: object) -> None:
         """Change fields of one record; the change is validated and logged."""
-        own = [c for c in values if not self.sheet.has(c) and c in self.df.columns]
-        unknown = [c for c in values if not self.sheet.has(c) and c not in own]
-        if unknown or "id" in values:
+        self.update_many({key: values})
+
+    def update_many(self, changes: Mapping[str, Mapping[str, object]]) -> None:
+        """Change fields of many records at once (key -> field -> value): validated together,
+        nothing changed if any is wrong; every changed field is logged."""
+        if not changes:
+            return
+        given = pd.DataFrame.from_dict({k: dict(v) for k, v in changes.items()}, orient="index")
+        named = pd.DataFrame.from_dict(
+            {k: dict.fromkeys(v, True) for k, v in changes.items()}, orient="index"
+        ).reindex(index=given.index, columns=given.columns)
+        named = named.fillna(False).astype(bool)
+        own = [c for c in given.columns if not self.sheet.has(c) and c in self.df.columns]
+        unknown = [c for c in given.columns if not self.sheet.has(c) and c not in own]
+        if unknown or "id" in given.columns:
             bad = unknown or ["id"]
-            raise RecordError(f"cannot set {', '.join(bad)} on {self.sheet.name}")
-        position = self._position(key)
+            raise RecordError(f"cannot set {', '.join(map(str, bad))} on {self.sheet.name}")
+        keys = [str(k) for k in given.index]
+        positions = self._positions(keys)
         frame = self.df
-        current = frame.loc[[position]].reset_index(drop=True)
-        fields = {k: v for k, v in values.items() if k not in own}
-        given = self._typed_records(pd.DataFrame([fields]), defaults=False)
-        candidate = current.copy()
+        candidate = frame.loc[positions].reset_index(drop=True)
+        fields = [c for c in given.columns if c not in own]
+        typed = self._typed_records(given[fields].reset_index(drop=True), defaults=False)
         for name in fields:
-            candidate[name] = given[name].astype(candidate[name].dtype, errors="ignore")
+            mask = named[name].to_numpy()
+            column = candidate[name].astype(object)
+            column[mask] = typed[name][mask].astype(object)
+            candidate[name] = column.astype(frame[name].dtype, errors="ignore")
         for name in own:
-            candidate[name] = pd.Series([_user_value(values[name])], dtype=object)
+            mask = named[name].to_numpy()
+            column = candidate[name].astype(object)
+            column[mask] = [_user_value(v) for v in given[name][mask]]
+            candidate[name] = column
         if self.sheet.has("updated"):
             candidate["updated"] = pd.Timestamp(self.book.now())
-        self._check(candidate, is_new=False, ignore_key=key)
+        self._check(candidate, is_new=False, ignore_keys=set(keys))
         for name in candidate.columns:
             if name not in frame.columns:
                 continue
-            old, new = frame.at[position, name], candidate.at[0, name]
-            if _same(old, new):
+            before = frame.loc[positions, name].reset_index(drop=True)
+            after = candidate[name]
+            moved = [i for i in range(len(keys)) if not _same(before.iat[i], after.iat[i])]
+            if not moved:
                 continue
-            frame.at[position, name] = new
-            self._edits.setdefault(position, {}).setdefault(name, old)
-            if name != "updated":
-                self.book.log_change(self.sheet, [key], name, _shown(old), _shown(new))
-                if name in self._kept_raw:
-                    self._kept_raw[name] = self._kept_raw[name].drop(position, errors="ignore")
+            for i in moved:
+                position, old, new = positions[i], before.iat[i], after.iat[i]
+                frame.at[position, name] = new
+                self._edits.setdefault(position, {}).setdefault(name, old)
+                if name != "updated":
+                    self.book.log_change(self.sheet, [keys[i]], name, _shown(old), _shown(new))
+            if name in self._kept_raw:
+                dropped = [positions[i] for i in moved]
+                self._kept_raw[name] = self._kept_raw[name].drop(dropped, errors="ignore")
+
+    def _positions(self, keys: list[str]) -> list:
+        """The frame index of each key's record; KeyError names the first one not found."""
+        frame = self.df
+        index = pd.Series(frame.index, index=frame[self.sheet.key].astype(object))
+        index = index[~index.index.duplicated()]
+        missing = [k for k in keys if k not in index.index]
+        if missing:
+            raise KeyError(
+                f"no {self.sheet.entity} with {self.sheet.key} {missing[0]!r} in {self.sheet.name}"
+            )
+        return index.loc[keys].tolist()
 
     def upsert(self, key: str, **values: object) -> str:
         """Change the record with this key, or add it: names match whatever their case
@@ -319,14 +355,22 @@ class Table:
 
     def delete(self, key: str) -> None:
         """Remove one record. Its id is never given out again."""
-        position = self._position(key)
+        self.delete_many([key])
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        """Remove records; each removal is logged with what the record held."""
+        keys = [str(k) for k in keys]
+        if not keys:
+            return
+        positions = self._positions(keys)
         frame = self.df
-        summary = ", ".join(
-            f"{k}={_shown(v)}" for k, v in frame.loc[position].items() if not _missing(v)
-        )
-        self.typed.frame = frame.drop(index=position)
-        self.typed.rows = self.typed.rows.drop(index=position)
-        self.book.log_change(self.sheet, [key], "", summary, "deleted")
+        for key, position in zip(keys, positions, strict=True):
+            summary = ", ".join(
+                f"{k}={_shown(v)}" for k, v in frame.loc[position].items() if not _missing(v)
+            )
+            self.book.log_change(self.sheet, [key], "", summary, "deleted")
+        self.typed.frame = frame.drop(index=positions)
+        self.typed.rows = self.typed.rows.drop(index=positions)
 
     # ------------------------------------------------------------ helpers
 
@@ -362,7 +406,9 @@ class Table:
         canonical_choices(frame, self.sheet, self.book.lists)
         return frame
 
-    def _check(self, new: pd.DataFrame, *, is_new: bool, ignore_key: str | None = None) -> None:
+    def _check(
+        self, new: pd.DataFrame, *, is_new: bool, ignore_keys: set[str] = frozenset()
+    ) -> None:
         checker = Checker(self.book.schema)
         typed = TypedSheet(
             self.sheet, new, pd.Series([None] * len(new), dtype=object), list(new.columns)
@@ -373,7 +419,7 @@ class Table:
         check_records(typed, checker, self.book.lists, keys, self.book.today())
         key = self.sheet.key
         if not self.sheet.id_prefix or is_new:
-            existing = self._existing_keys() - {ignore_key}
+            existing = self._existing_keys() - set(ignore_keys)
             clash = new[key][new[key].isin(existing)]
             for value in clash:
                 checker.add(
@@ -539,6 +585,8 @@ class Book:
         self._lists_changed = False
         self._log: list[dict] = []
         self._touched = False
+        self._joined: tuple[Generation, ...] = ()
+        self._forget: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return f"<Book {self.storage.location}>"
@@ -920,6 +968,18 @@ class Book:
         even when no record changed."""
         self._touched = True
 
+    def forget(self, texts: Iterable[str]) -> None:
+        """Make the next save remove these texts (a person's name, email, phone) from all the
+        storage keeps besides the records: the change log's earlier lines, text elsewhere in
+        the workbook, its backups and cached copies (sharing/personal.py erases with it)."""
+        self._forget = tuple(dict.fromkeys([*self._forget, *texts]))
+
+    def join(self, generations: Iterable[Generation]) -> None:
+        """Make the next save follow another copy's saves too (a merge took them in): the
+        other copy's generations, its newest last (storage/state.py)."""
+        self._joined = tuple(generations)
+        self._touched = True
+
     @property
     def changed(self) -> bool:
         return (
@@ -941,6 +1001,9 @@ class Book:
                 counters[key.removeprefix(COUNTER)] = int(value)
         stored = {k: v for k, v in self._stored_meta.items() if not k.startswith(COUNTER)}
         lists_changed = self._lists_changed or bool(self.upgrade and self.upgrade.lists)
+        if self.storage.wants_every_record:  # the save state is made from every record
+            for sheet in self.schema.entities:
+                self.tables[sheet.name].typed  # noqa: B018 -- read the sheet
         sheets = {}
         for name, table in self.tables.items():
             changed = table.changes()
@@ -960,6 +1023,8 @@ class Book:
             meta=meta if meta != stored else None,
             upgrade=self.upgrade,
             touched=self._touched,
+            joined=self._joined,
+            forget=self._forget,
         )
 
     def save(
@@ -979,6 +1044,7 @@ class Book:
         self._new_sheets = {}
         self.upgrade = None
         self._lists_changed = self._touched = False
+        self._joined, self._forget = (), ()
         self.meta.clear()
         self.meta.update(saved.meta)
         self._stored_meta = dict(self.meta)

@@ -251,6 +251,7 @@ OWNED_BY_THE_CHANGE = {
     "Customers",  # the sheet the records went to
     "Log",  # the change log
     "_crmbook",  # the id counters
+    "_crmbook_saves",  # the save state: this save's generation
 }
 
 

@@ -7,6 +7,7 @@ import shutil
 import warnings
 from pathlib import Path
 
+import libreoffice
 import openpyxl
 import pandas as pd
 import pytest
@@ -18,7 +19,7 @@ import crmbook
 from crmbook.cli import main
 from crmbook.schema import SCHEMA
 from crmbook.sharing.books import merge_books, resolve
-from crmbook.sharing.fingerprints import ancestor_from_frames, common_ancestor
+from crmbook.sharing.fingerprints import Ancestor, ancestor_from_frames, common_ancestor
 from crmbook.sharing.merge import RECORD, plan_sheet
 
 USER = "tester"
@@ -56,8 +57,8 @@ def _frame(rows: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(data, columns=["id", *FIELDS]).astype(object)
 
 
-def _ancestor(rows: dict[str, dict]) -> dict:
-    return ancestor_from_frames({"Customers": _frame(rows)}, SCHEMA).records["Customers"]
+def _ancestor(rows: dict[str, dict]) -> Ancestor:
+    return ancestor_from_frames({"Customers": _frame(rows)}, SCHEMA)
 
 
 def _none(value: object) -> object:
@@ -182,7 +183,10 @@ def test_fingerprints_find_the_common_version_of_hand_edited_copies(tmp_path):
         append=[{"name": "Emil Theirs"}],
         delete=["C-000003"],
     )
-    ancestor, why = common_ancestor(crmbook.open(mine).meta, crmbook.open(theirs).meta, SCHEMA)
+    a, b = crmbook.open(mine), crmbook.open(theirs)
+    ancestor, why = common_ancestor(
+        a.meta, b.meta, a.storage.save_state(), b.storage.save_state(), SCHEMA
+    )
     assert ancestor is not None, why
     result = merge_books(mine, theirs, tmp_path / "merged.xlsx", user=USER)
     assert result.three_way and not result.conflicts
@@ -287,3 +291,134 @@ def test_prefer_theirs_and_resolve_api(tmp_path):
     done = resolve(out.path, take="theirs", user=USER)
     assert len(done.applied) == 1 and done.still_open.empty
     assert _customers(out.path).loc["C-000001", "city"] == "Munich"
+
+
+# ---------------------------------------------------------------- save state by generation
+
+
+def _log_a_call(path: Path, customer: str, user: str) -> None:
+    """A call logged in a notebook: the page opens every sheet, adds, saves."""
+    from crmbook.widgets.session import Session
+
+    book = Session(path, user=user).book
+    for sheet in book.schema.entities:
+        book.table(sheet.name).df  # noqa: B018 -- the pages show every sheet
+    book.interactions.add(customer_id=customer, when="2024-06-01 09:00", channel="call")
+    book.save()
+
+
+HAND_EDITS = {
+    "mine": [
+        ("Customers", "C-000001", "city", "Hamburg"),
+        ("Customers", "C-000003", "city", "Milan"),
+    ],
+    "theirs": [
+        ("Customers", "C-000002", "city", "Kazan"),
+        ("Customers", "C-000003", "city", "Naples"),
+    ],
+}
+
+
+def _edited_copies(tmp_path: Path, edit) -> tuple[Path, Path]:
+    """The issue's case: copies of one saved book, each changed by hand (a different customer,
+    and Carla's city differently on both), then saved once more through crmbook."""
+    base = _base(tmp_path / "base.xlsx")
+    mine, theirs = _copy(base, "mine.xlsx"), _copy(base, "theirs.xlsx")
+    edit(mine, HAND_EDITS["mine"])
+    edit(theirs, HAND_EDITS["theirs"])
+    _log_a_call(theirs, "C-000002", "colleague")  # saved in the other order
+    _log_a_call(mine, "C-000001", "me")
+    return mine, theirs
+
+
+def _check_the_one_true_conflict(result) -> None:
+    assert result.three_way, result.how
+    assert [(c.record, c.field, c.mine, c.theirs) for c in result.conflicts] == [
+        ("C-000003", "city", "Milan", "Naples")
+    ]
+    merged = _customers(result.path)
+    assert merged.loc["C-000001", "city"] == "Hamburg"
+    assert merged.loc["C-000002", "city"] == "Kazan"
+    assert len(crmbook.open(result.path).interactions.df) == 4
+
+
+def _excel_edit(path: Path, edits) -> None:
+    _hand_edit(path, {key: {heading: value} for _, key, heading, value in edits[:1]})
+    _hand_edit(path, {key: {heading: value} for _, key, heading, value in edits[1:]})
+
+
+def test_hand_edits_then_crmbook_saves_give_only_the_true_conflict(tmp_path):
+    mine, theirs = _edited_copies(tmp_path, _excel_edit)
+    _check_the_one_true_conflict(merge_books(mine, theirs, tmp_path / "m.xlsx", user=USER))
+
+
+@pytest.mark.libreoffice
+@libreoffice.needs_uno
+def test_edits_typed_in_libreoffice_and_a_copy_resaved_there_give_only_the_true_conflict(
+    tmp_path,
+):
+    mine, theirs = _edited_copies(tmp_path, libreoffice.edit)
+    libreoffice.edit(theirs)  # opened and saved once more in LibreOffice
+    _check_the_one_true_conflict(merge_books(mine, theirs, tmp_path / "m.xlsx", user=USER))
+
+
+def test_copies_that_went_back_and_forth_merge_from_the_newest_save_they_share(tmp_path):
+    base = _base(tmp_path / "base.xlsx")
+    mine, theirs = _copy(base, "mine.xlsx"), _copy(base, "theirs.xlsx")
+    _hand_edit(mine, {"C-000001": {"city": "Hamburg"}})
+    _hand_edit(theirs, {"C-000001": {"email": "anna@new.example"}})
+    first = merge_books(mine, theirs, tmp_path / "merged.xlsx", user=USER)
+    assert not first.conflicts
+    shutil.copyfile(first.path, mine)  # mine goes on from the merge
+
+    book = crmbook.open(mine, user="me")
+    book.customers.update("C-000001", city="Bremen")  # changes the city once more
+    book.save()
+    book = crmbook.open(theirs, user="colleague")
+    book.customers.update("C-000002", city="Kazan")
+    book.save()
+    second = merge_books(mine, theirs, tmp_path / "again.xlsx", user=USER)
+    assert second.three_way and not second.conflicts, second.conflicts
+    merged = _customers(second.path)
+    assert merged.loc["C-000001", ["city", "email"]].tolist() == ["Bremen", "anna@new.example"]
+    assert merged.loc["C-000002", "city"] == "Kazan"
+
+    shutil.copyfile(second.path, theirs)  # and back: mine takes what it lacked, no conflict
+    third = merge_books(mine, theirs, tmp_path / "third.xlsx", user=USER)
+    assert not third.conflicts
+    same = _customers(third.path).drop(columns="updated")
+    assert same.equals(_customers(second.path).drop(columns="updated"))
+
+
+def test_newest_shared_generation_of_merged_copies():
+    from crmbook.sharing.fingerprints import newest_shared
+    from crmbook.storage.state import Generation, SaveState
+
+    def state(*gens: Generation) -> SaveState:
+        return SaveState(generations={g.id: g for g in gens})
+
+    a, b = Generation("a", "2026-01-01", "x"), Generation("b", "2026-01-02", "x", ("a",))
+    c = Generation("c", "2026-01-03", "y", ("a",))
+    merged = Generation("m", "2026-01-04", "x", ("b", "c"))
+    d = Generation("d", "2026-01-05", "y", ("c",))
+    mine = state(a, b, Generation("c", c.when, c.who, c.parents, here=False), merged)
+    theirs = state(a, c, d)
+    gen, holder = newest_shared(mine, theirs)
+    assert gen == "c" and holder is theirs  # not "a": the merge took c in
+    assert newest_shared(state(b), state(Generation("c", c.when, c.who, (), here=False))) is None
+
+
+def test_books_with_the_earlier_fingerprints_still_merge(tmp_path):
+    old = Path(__file__).parent / "files" / "fingerprints-v1.xlsx"
+    mine, theirs = tmp_path / "mine.xlsx", tmp_path / "theirs.xlsx"
+    shutil.copyfile(old, mine)
+    shutil.copyfile(old, theirs)
+    book = crmbook.open(mine, user="me")  # saved by this crmbook: the new state
+    book.customers.update("C-000001", city="Hamburg")
+    book.save()
+    _hand_edit(theirs, {"C-000002": {"city": "Kazan"}})  # still in the earlier format
+    result = merge_books(mine, theirs, tmp_path / "m.xlsx", user=USER)
+    assert result.three_way and "fingerprints" in result.how and not result.conflicts
+    merged = _customers(result.path)
+    assert merged.loc["C-000001", "city"] == "Hamburg"
+    assert merged.loc["C-000002", "city"] == "Kazan"

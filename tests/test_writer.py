@@ -23,6 +23,7 @@ from crmbook.errors import CrmbookError
 from crmbook.io.package import Package
 from crmbook.io.template import meta_rows
 from crmbook.schema import SCHEMA
+from crmbook.storage.state import BASE_SHEET, SAVES_SHEET
 
 PNG_1X1 = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
@@ -113,7 +114,7 @@ def _now():
 def owned_parts(path):
     with Package(path) as pkg:
         owned = set()
-        for name in SCHEMA.owned_sheet_names:
+        for name in (*SCHEMA.owned_sheet_names, BASE_SHEET, SAVES_SHEET):
             if name in pkg.sheets:
                 part = pkg.sheets[name].part
                 owned.add(part)
@@ -137,8 +138,12 @@ def _sheet_head(xml: bytes) -> bytes:
 
 @pytest.fixture
 def decorated(tmp_path):
+    """The decorated workbook after crmbook's first save (which adds its save state)."""
     path = tmp_path / "decorated.xlsm"
     decorated_workbook(path, tmp_path)
+    book = crmbook.open(path)
+    book.touch()
+    book.save(backups=0)
     return path
 
 
@@ -220,12 +225,13 @@ def test_a_new_sheet_touches_only_the_parts_that_must_name_it(decorated):
     before = parts(decorated)
     with Package(decorated) as pkg:
         meta_part = pkg.sheets[SCHEMA.meta_sheet].part
+        state_part = pkg.sheets[SAVES_SHEET].part  # the save's generation
     book = crmbook.open(decorated)
     book.write_sheet("Berlin VIPs", _segment_frame())
     book.save()
     after = parts(decorated)
     changed = {name for name in before if before[name] != after.get(name)}
-    assert changed <= NEW_SHEET_PARTS | {meta_part, "xl/styles.xml"}
+    assert changed <= NEW_SHEET_PARTS | {meta_part, state_part, "xl/styles.xml"}
     added = set(after) - set(before)
     assert len(added) == 3 and {p.split("/")[1] for p in added} == {"worksheets", "tables"}
     with Package(decorated) as pkg:

@@ -40,6 +40,7 @@ class NewSheet:
 
     formats: the number format of each column ("@" text, "yyyy-mm-dd"...; None: General).
     table: the Excel table's name, or None for plain cells.
+    state: "visible", "hidden" (the person can show it) or "veryHidden" (only code can).
     """
 
     name: str
@@ -47,7 +48,7 @@ class NewSheet:
     formats: list[str | None]
     widths: list[float]
     table: str | None = None
-    hidden: bool = False
+    state: str = "visible"
     freeze: str | None = "A2"
 
 
@@ -253,8 +254,8 @@ def plan_new_sheets(pkg: Package, sheets: list[NewSheet]) -> Plan:
             entry = etree.SubElement(sheets_el, f"{{{MAIN_NS}}}sheet", nsmap={"r": REL_NS})
             entry.set("name", new.name)
             entry.set("sheetId", str(max([0, *ids]) + 1))
-            if new.hidden:
-                entry.set("state", "hidden")
+            if new.state != "visible":
+                entry.set("state", new.state)
             entry.set(f"{{{REL_NS}}}id", rid)
             _add_override(types, part, WORKSHEET_TYPE)
         headers = unique_headers(new.frame.columns)

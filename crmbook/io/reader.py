@@ -59,9 +59,12 @@ class Reader:
             ) from e
         self.sheet_names = list(self.excel.sheet_names)
 
-    def sheet(self, name: str, *, header_only: bool = False) -> RawSheet:
+    def sheet(self, name: str, *, header_only: bool = False, text: bool = False) -> RawSheet:
+        """The sheet's values; with text=True every column as text, whatever it looks like."""
         try:
-            frame = self.excel.load_sheet_by_name(name, n_rows=0 if header_only else None)
+            frame = self.excel.load_sheet_by_name(
+                name, n_rows=0 if header_only else None, dtypes="string" if text else None
+            )
             frame = frame.to_pandas()
         except Exception as e:
             if "empty" in str(e).lower() or "no data" in str(e).lower():

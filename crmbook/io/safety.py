@@ -112,6 +112,18 @@ def backup_paths(target: Path, backups: int) -> list[Path]:
     return [folder / f"{target.stem}.{i}{target.suffix}" for i in range(1, backups + 1)]
 
 
+def remove_backups(target: Path) -> list[Path]:
+    """Delete every backup of `target` (an erasure: each holds what was erased)."""
+    folder = target.parent / BACKUP_FOLDER
+    pattern = re.compile(rf"{re.escape(target.stem)}\.\d+{re.escape(target.suffix)}")
+    removed = []
+    for path in sorted(folder.glob(f"{target.stem}.*{target.suffix}")) if folder.is_dir() else []:
+        if pattern.fullmatch(path.name):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
 def _rotate_backups(target: Path, backups: int) -> None:
     """Shift the backups one place and make the current file the first: a hard link to it
     (it is about to be replaced, so the link keeps the old version for free), or a copy

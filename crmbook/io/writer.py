@@ -12,7 +12,7 @@ import re
 import struct
 import time
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,10 +115,12 @@ def write_workbook(
     target: Path,
     changes: dict[str, SheetChange],
     new_sheets: Sequence[NewSheet] = (),
+    parts: Mapping[str, bytes] | None = None,
 ) -> dict[str, int]:
     """Write `target` as `source` with the given sheets changed or added; nothing else differs.
 
     A new sheet whose name exists already replaces that sheet's cells and table in place.
+    `parts`: other parts given whole (by part name), e.g. shared strings an erasure scrubbed.
     Returns the last Excel row number of each changed sheet.
     """
     with Package(source) as pkg, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
@@ -126,7 +128,7 @@ def write_workbook(
         if missing:
             raise CrmbookError(f"the workbook has no sheet named {', '.join(sorted(missing))}")
         plan = plan_new_sheets(pkg, list(new_sheets))
-        rewritten: dict[str, bytes] = dict(plan.replaced)
+        rewritten: dict[str, bytes] = {**(parts or {}), **plan.replaced}
         last_row_of_table: dict[str, int] = {}
         widened: dict[str, SheetChange] = {}
         last_rows: dict[str, int] = {}

@@ -13,20 +13,16 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 import crmbook
 from crmbook.book import Book
 from crmbook.errors import CrmbookError, RecordError
-from crmbook.sharing.fingerprints import (
-    Ancestor,
-    ancestor_from_frames,
-    common_ancestor,
-    joined_lineage,
-)
+from crmbook.sharing.fingerprints import Ancestor, ancestor_from_frames, common_ancestor
 from crmbook.sharing.merge import RECORD, Conflict, plan_merge
 from crmbook.storage.encrypted import decrypt, is_encrypted
-from crmbook.storage.state import canonical, set_lineage
+from crmbook.storage.hashes import canonical_value, column_hashes
 
 CONFLICTS_SHEET = "Conflicts"
 CONFLICT_COLUMNS = ["sheet", "record", "field", "mine", "theirs", "reason", "take", "status"]
@@ -87,7 +83,13 @@ def merge_books(
         ancestor = ancestor_from_frames(_frames(_open(base, password)), book.schema)
         how = f"three-way, the original {Path(base).name} given with --base"
     else:
-        ancestor, why = common_ancestor(book.meta, other.meta, book.schema)
+        ancestor, why = common_ancestor(
+            book.meta,
+            other.meta,
+            book.storage.save_state(),
+            other.storage.save_state(),
+            book.schema,
+        )
         how = (
             f"three-way, the common version known from the {ancestor.how}"
             if ancestor
@@ -115,19 +117,18 @@ def merge_books(
             refused += _add(book, sheet.name, plan.adds)
     for sheet in order:
         plan = plans.get(sheet.name)
-        for key, values in (plan.updates if plan else {}).items():
-            try:
-                book.table(sheet.name).update(key, **_given(values))
-            except RecordError as e:
-                refused += [_refusal(sheet.name, key, n, v, e) for n, v in values.items()]
+        if plan and plan.updates:
+            refused += _update(book, sheet.name, plan.updates)
     for sheet in reversed(order):
         plan = plans.get(sheet.name)
-        for key in plan.deletes if plan else []:
-            book.table(sheet.name).delete(key)
+        if plan and plan.deletes:
+            book.table(sheet.name).delete_many(plan.deletes)
     _merge_log(book, other)
     for name, number in counters.items():
         book.meta[f"next_id.{name}"] = max(number, int(book.meta.get(f"next_id.{name}", 1)))
-    set_lineage(book.meta, joined_lineage(book.meta, other.meta))
+    theirs_state = other.storage.save_state()
+    if theirs_state is not None and theirs_state.last is not None:
+        book.join(_newest_last(theirs_state))
     book.touch()
     conflicts = [c for p in plans.values() for c in p.conflicts] + refused
     if conflicts:
@@ -153,6 +154,30 @@ def _refusal(sheet: str, key: str, name: str, value: object, error: Exception) -
     return Conflict(sheet, key, name, "", value, f"refused by validation: {first}")
 
 
+def _newest_last(state) -> list:
+    """The other copy's generations, the one it saved last at the end (the merge follows it)."""
+    newest = state.generations[state.last]
+    return [*(g for g in state.generations.values() if g.id != newest.id), newest]
+
+
+def _update(book: Book, sheet: str, updates: dict[str, dict]) -> list[Conflict]:
+    """Apply THEIRS' changes together; record by record when some are refused."""
+    table = book.table(sheet)
+    given = {key: _given(values) for key, values in updates.items()}
+    try:
+        table.update_many(given)
+        return []
+    except RecordError:
+        pass
+    refused = []
+    for key, values in given.items():
+        try:
+            table.update_many({key: values})
+        except RecordError as e:
+            refused += [_refusal(sheet, key, n, v, e) for n, v in values.items()]
+    return refused
+
+
 def _add(book: Book, sheet: str, rows: list[dict]) -> list[Conflict]:
     """Add THEIRS' new records together; one by one when some are refused."""
     table = book.table(sheet)
@@ -174,20 +199,20 @@ def _add(book: Book, sheet: str, rows: list[dict]) -> list[Conflict]:
 def _merge_log(book: Book, other: Book) -> None:
     """THEIRS' change log rows that MINE lacks join the log, so no history is lost."""
     mine_log, theirs_log = book.table("Log").df, other.table("Log").df
-    columns = [c for c in book.schema.sheet("Log").columns if c in theirs_log]
-
-    def rows(frame: pd.DataFrame) -> list[tuple]:
-        return [tuple(canonical(v) for v in r) for r in frame[columns].itertuples(index=False)]
-
-    seen = set(rows(mine_log))
-    extra = [
-        {c: (None if pd.isna(v) else v) for c, v in zip(columns, record, strict=True)}
-        for record, key in zip(
-            theirs_log[columns].itertuples(index=False), rows(theirs_log), strict=True
-        )
-        if key not in seen
+    columns = [c for c in book.schema.sheet("Log").columns if c in theirs_log and c in mine_log]
+    new = ~_row_hashes(theirs_log, columns).isin(set(_row_hashes(mine_log, columns)))
+    extra = theirs_log.loc[new.to_numpy(), columns].astype(object)
+    book.pending_log[:0] = [
+        {c: (None if pd.isna(v) else v) for c, v in row.items()} for row in extra.to_dict("records")
     ]
-    book.pending_log[:0] = extra
+
+
+def _row_hashes(frame: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """One hash per row of the values in `columns` (canonical text, so 7 and 7.0 agree)."""
+    out = np.zeros(len(frame), dtype=np.uint64)
+    for column in columns:
+        out = out * np.uint64(1_000_003) ^ column_hashes(frame[column])
+    return pd.Series(out)
 
 
 def conflicts_frame(conflicts: list[Conflict]) -> pd.DataFrame:
@@ -197,8 +222,8 @@ def conflicts_frame(conflicts: list[Conflict]) -> pd.DataFrame:
         rows.append(
             {
                 **{k: d[k] for k in ("sheet", "record", "field", "reason")},
-                "mine": canonical(c.mine),
-                "theirs": canonical(c.theirs),
+                "mine": canonical_value(c.mine),
+                "theirs": canonical_value(c.theirs),
                 "take": d["taken"],
                 "status": f"resolved: {c.taken}" if c.taken else "open",
             }

@@ -24,6 +24,7 @@ from crmbook.storage.changes import COUNTER, Changes
 
 if TYPE_CHECKING:
     from crmbook.storage.journal import MailJournal
+    from crmbook.storage.state import SaveState
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,9 @@ class Storage(ABC):
     guards_ids: bool = False
     # True when a sheet keeps columns of the user's own beside the schema's (a workbook)
     user_columns: bool = False
+    # True when the next save needs every record of every sheet (a workbook without a save
+    # state yet makes it from them); the Book then reads every sheet before saving.
+    wants_every_record: bool = False
 
     def __init__(self, schema: Schema):
         self.schema = schema
@@ -107,6 +111,11 @@ class Storage(ABC):
                 }
             )
         return dict(self._meta)
+
+    def save_state(self) -> SaveState | None:
+        """What each save of this copy knew of every record (storage/state.py), for merging
+        copies of one workbook; None for a store that is not copied (a database)."""
+        return None
 
     # ------------------------------------------------------------ ids
 

@@ -18,6 +18,7 @@ import pandas as pd
 
 from crmbook.io.newsheet import NewSheet
 from crmbook.schema import SCHEMA_HISTORY, SCHEMA_VERSION
+from crmbook.storage.state import Generation
 
 COUNTER = "next_id."  # metadata key prefix of the id counters: next_id.Customers
 
@@ -112,6 +113,13 @@ class Changes:
     upgrade: Upgrade | None = None
     # Store the save state (what merge compares copies by) even if nothing else changed.
     touched: bool = False
+    # A merge: the generations of the other copy it took in, its newest last (the save
+    # follows that one as well as this copy's last). See storage/state.py.
+    joined: tuple[Generation, ...] = ()
+    # Texts (a name, an email, a phone) of a person being erased: the store removes them from
+    # everything it keeps besides the records, which the Book has cleaned already: the change
+    # log's earlier lines, other sheets' text, its backups and cached copies.
+    forget: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -124,4 +132,5 @@ class Changes:
             or self.meta is not None
             or self.upgrade is not None
             or self.touched
+            or bool(self.forget)
         )

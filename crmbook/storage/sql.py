@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from crmbook.errors import CrmbookError, NotAWorkbookError, SaveRefusedError
 from crmbook.io.reader import RawSheet
+from crmbook.io.scrub import pattern, scrub
 from crmbook.languages import ENGLISH
 from crmbook.lists import lists_columns
 from crmbook.schema import SCHEMA_VERSION, Schema, Sheet
@@ -63,7 +65,14 @@ SQL_TYPES: dict[str, sa.types.TypeEngine] = {
 _SERIAL = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite counts INTEGER keys only
 
 # meta keys that belong to one workbook file and mean nothing in a database
-FILE_ONLY_META = ("lineage", "fingerprints.", "fingerprint_fields.", "sheet.", "next_id.")
+FILE_ONLY_META = (
+    "lineage",
+    "fingerprints.",
+    "fingerprint_fields.",
+    "generation",
+    "sheet.",
+    "next_id.",
+)
 
 Progress = Callable[[str, int, int], None]  # sheet, records done, records in all
 
@@ -424,8 +433,12 @@ class SqlStorage(Storage):
                 for new in changes.new_sheets:
                     new.frame.to_sql(new.name, conn, if_exists="replace", index=False)
                     self._present.add(new.name)
+                found = pattern(changes.forget)
+                if found is not None:
+                    self._scrub_log(conn, found)
                 if changes.log:
-                    self.insert(conn, self.schema.sheet("Log"), pd.DataFrame(list(changes.log)))
+                    lines = pd.DataFrame(list(changes.log)).map(lambda v: scrub(v, found))
+                    self.insert(conn, self.schema.sheet("Log"), lines)
                 for reference in self.references_to_add:
                     conn.execute(sa.schema.AddConstraint(reference))
             self.references_to_add = []
@@ -445,6 +458,16 @@ class SqlStorage(Storage):
             ) from None
         self._meta = self.meta_after(changes)
         return Saved(self.path, dict(self._meta))
+
+    def _scrub_log(self, conn: Connection, found: re.Pattern) -> None:
+        """Replace an erased person's name, email and phone in the change log's lines."""
+        table = self.md.tables[table_name(self.schema.sheet("Log"))]
+        texts = [c for c in table.columns if isinstance(c.type, sa.Text)]
+        for row in conn.execute(sa.select(table.c.seq, *texts)).mappings():
+            new = {c.name: scrub(row[c.name], found) for c in texts}
+            changed = {k: v for k, v in new.items() if v != row[k]}
+            if changed:
+                conn.execute(table.update().where(table.c.seq == row["seq"]).values(changed))
 
     def _apply(self, conn: Connection, sheet: Sheet, changed: SheetChanges) -> None:
         """Deletions, then each changed field if it still holds the value read, then the new

@@ -25,8 +25,10 @@ from crmbook.io.safety import (
     Temporary,
     atomic_replace,
     check_not_locked,
+    remove_backups,
     remove_stale_temporaries,
 )
+from crmbook.io.scrub import pattern, scrub, scrub_parts
 from crmbook.io.template import meta_rows, write_template
 from crmbook.io.writer import SheetChange, write_workbook
 from crmbook.languages import Words, book_words, sheet_aliases
@@ -34,7 +36,17 @@ from crmbook.lists import lists_columns, numbers_column
 from crmbook.schema import EXCEL_MAX_ROWS, Schema, Sheet
 from crmbook.storage.base import Saved, Storage
 from crmbook.storage.changes import Changes, SheetChanges, Upgrade
-from crmbook.storage.state import record_save
+from crmbook.storage.legacy_state import is_legacy_key
+from crmbook.storage.state import (
+    BASE_SHEET,
+    COLUMNS,
+    MOVE_RECORDS,
+    SAVES_SHEET,
+    SaveState,
+    frame_of,
+    legacy_rows,
+    plan_generation,
+)
 from crmbook.validation import Checker, empty_column, type_sheet
 
 LOG = "Log"
@@ -66,6 +78,10 @@ class WorkbookStorage(Storage):
         # the row of its header, and the Excel row of each record by its position as read.
         self._layouts: dict[str, tuple[list[str], int]] = {}
         self._rows: dict[str, pd.Series] = {}
+        # The save state (storage/state.py), read when first needed, and the sheets whose
+        # records as last saved from here are what the state says (no hand edit since).
+        self._state: SaveState | None = None
+        self._exact: set[str] = set()
         self._open_reader()
 
     def __repr__(self) -> str:
@@ -87,7 +103,7 @@ class WorkbookStorage(Storage):
 
     @property
     def sheet_names(self) -> list[str]:
-        return self._names
+        return [n for n in self._names if n not in (BASE_SHEET, SAVES_SHEET)]
 
     @property
     def actual_names(self) -> list[str]:
@@ -108,6 +124,7 @@ class WorkbookStorage(Storage):
             return RawSheet.empty(name)
         raw = self._reader.sheet(self.book_name(name))
         sheet = self._schema_sheet(name)
+        self._exact.discard(name)  # read afresh: hand edits may be in it
         if sheet is not None:
             self._layouts[name] = (_layout(sheet, raw.header, self.schema), raw.header_row)
             self._rows[name] = raw.rows
@@ -181,16 +198,21 @@ class WorkbookStorage(Storage):
         wrote_meta = bool(
             writes or changes.meta is not None or changes.counters or changes.touched
         ) and (self.schema.meta_sheet in self._names)
+        exact = None
         if wrote_meta:
-            _record_state(meta, self.schema, changes)
+            exact = self._record_generation(changes, meta, writes, new_sheets)
             rows = dict(meta_rows(self.schema, "", changes.when))
             rows.update(meta)
             frame = pd.DataFrame({"key": list(rows), "value": list(rows.values())})
             writes[self.schema.meta_sheet] = SheetChange("rewrite", frame, 1)
+        in_book = {self.book_name(name): change for name, change in writes.items()}
+        scrubbed = self._scrubbed_parts(changes.forget, in_book, new_sheets)
         with Temporary(target) as tmp:
-            in_book = {self.book_name(name): change for name, change in writes.items()}
-            last_rows = write_workbook(self._path, tmp.path, in_book, new_sheets)
-            atomic_replace(tmp, target, backups=backups, check=still_ours)
+            last_rows = write_workbook(self._path, tmp.path, in_book, new_sheets, scrubbed)
+            atomic_replace(tmp, target, backups=0 if changes.forget else backups, check=still_ours)
+        if changes.forget:
+            remove_backups(target)
+            self.forget_cached()
         rows_now = self._rows_now(changes, writes, last_rows)
         for name, change in writes.items():  # an upgrade's columns are part of them now
             if self._schema_sheet(name) is not None:
@@ -203,7 +225,85 @@ class WorkbookStorage(Storage):
         self._open_reader()
         if wrote_meta:
             self._meta = meta
+            self._state, self._exact = None, exact
         return Saved(target, dict(meta), rows_now)
+
+    def _scrubbed_parts(
+        self, texts: tuple[str, ...], writes: dict[str, SheetChange], new_sheets: list[NewSheet]
+    ) -> dict[str, bytes]:
+        """The parts this save copies that mention a person being erased, cleaned of it."""
+        if not texts:
+            return {}
+        with Package(self._path) as pkg:
+            written = {*writes, *(n.name for n in new_sheets)}
+            skip = {sheet.part for name, sheet in pkg.sheets.items() if name in written}
+            return scrub_parts(pkg, texts, skip)
+
+    def forget_cached(self) -> None:
+        """Drop every copy of this book's sheets kept outside the file (the parse cache in
+        the user's cache folder): an erasure must not leave the person there."""
+
+    # ------------------------------------------------------------ save state
+
+    @property
+    def wants_every_record(self) -> bool:
+        """The book has no save state of this crmbook's format yet: the save that makes it
+        needs every record (the Book reads every sheet for it)."""
+        return SAVES_SHEET not in self._names
+
+    def save_state(self) -> SaveState:
+        if self._state is None:
+            if SAVES_SHEET not in self._names:
+                legacy = {k: str(v) for k, v in self.metadata().items() if is_legacy_key(k)}
+                self._state = SaveState(legacy=legacy)
+            else:
+                base = self._state_rows(BASE_SHEET)
+                self._state = SaveState.read(base, self._state_rows(SAVES_SHEET))
+        return self._state
+
+    def _state_rows(self, name: str) -> pd.DataFrame | None:
+        if name not in self._names:
+            return None
+        return self._reader.sheet(self.book_name(name), text=True).frame
+
+    def _record_generation(
+        self,
+        changes: Changes,
+        meta: dict,
+        writes: dict[str, SheetChange],
+        new_sheets: list[NewSheet],
+    ) -> set[str]:
+        """Add this save's generation to the state (storage/state.py); returns the sheets
+        whose records match the state after it."""
+        legacy = {k: meta.pop(k) for k in [k for k in meta if is_legacy_key(k)]}
+        first = SAVES_SHEET not in self._names
+        parents = [str(meta["generation"])] if meta.get("generation") and not first else []
+        latest: dict[str, pd.DataFrame | None] = {}
+
+        def state_of(sheet: str) -> pd.DataFrame | None:
+            if first:
+                return None
+            if not latest:
+                latest.update(self.save_state().state_at())
+                latest.setdefault(sheet, None)
+            return latest.get(sheet)
+
+        plan = plan_generation(self.schema, changes, parents, set(self._exact), state_of)
+        meta["generation"] = plan.generation.id
+        waiting = 0 if first else int(meta.get("generation_records", 0) or 0) + plan.records
+        if first:
+            rows = frame_of(legacy_rows(legacy) + plan.rows)
+            new_sheets += [_state_sheet(BASE_SHEET, rows), _state_sheet(SAVES_SHEET, frame_of([]))]
+        elif waiting > MOVE_RECORDS:  # move the waiting generations to the base sheet
+            state = self.save_state()
+            moved = pd.concat([state.raw_base, state.raw_saves, frame_of(plan.rows)])
+            writes[BASE_SHEET] = SheetChange("rewrite", moved.reset_index(drop=True), 1)
+            writes[SAVES_SHEET] = SheetChange("rewrite", frame_of([]), 1)
+            waiting = 0
+        else:
+            writes[SAVES_SHEET] = SheetChange("append", frame_of(plan.rows), 1)
+        meta["generation_records"] = waiting
+        return plan.exact
 
     def _record_writes(self, changes: Changes, words: Words) -> dict[str, SheetChange]:
         """The record sheets (and the log) as the writer takes them."""
@@ -220,20 +320,31 @@ class WorkbookStorage(Storage):
             change = self._sheet_change(sheet, changed, words, added)
             if change is not None:
                 writes[name] = change
-        if changes.log and LOG in self._names:
-            log = self.schema.sheet(LOG)
-            lines = pd.DataFrame(list(changes.log))
-            layout, header_row = self._layout(LOG)
-            added = _added(upgrade, LOG)
-            layout = layout + [c for c in added if c not in layout]
-            writes[LOG] = SheetChange(
-                "append",
-                pd.DataFrame({c: lines.get(c) for c in layout}),
-                header_row,
-                number_formats(log, layout),
-            )
-            _mark_added_columns(log, writes[LOG], added, words)
+        if (changes.log or changes.forget) and LOG in self._names:
+            writes[LOG] = self._log_write(changes, words)
         return writes
+
+    def _log_write(self, changes: Changes, words: Words) -> SheetChange:
+        """The change log's new lines, appended; when a person is erased, the whole log again
+        with their name, email and phone replaced in the earlier lines too."""
+        log = self.schema.sheet(LOG)
+        found = pattern(changes.forget)
+        lines = pd.DataFrame(list(changes.log)).map(lambda v: scrub(v, found))
+        layout, header_row = self._layout(LOG)
+        added = _added(changes.upgrade, LOG)
+        layout = layout + [c for c in added if c not in layout]
+        frame = pd.DataFrame({c: lines.get(c) for c in layout})
+        if found is None:
+            change = SheetChange("append", frame, header_row, number_formats(log, layout))
+        else:
+            raw = self.read(LOG)
+            earlier = raw.frame.set_axis(layout[: raw.frame.shape[1]], axis=1)
+            earlier = earlier.astype(object).map(lambda v: scrub(v, found))
+            whole = pd.concat([earlier, frame], ignore_index=True)[layout]
+            rows = [*raw.rows.tolist(), *([None] * len(frame))]
+            change = SheetChange("rewrite", whole, header_row, number_formats(log, layout), rows)
+        _mark_added_columns(log, change, added, words)
+        return change
 
     def _sheet_change(
         self, sheet: Sheet, changed: SheetChanges | None, words: Words, added: list[str]
@@ -423,18 +534,11 @@ def _mark_added_columns(sheet: Sheet, change: SheetChange, added: list[str], wor
         ]
 
 
-def _record_state(meta: dict, schema: Schema, changes: Changes) -> None:
-    """Remember each record's field hashes, so a copy of this save can be merged later."""
-    full, appended = {}, {}
-    for name, changed in changes.sheets.items():
-        sheet = schema.sheet(name)
-        if sheet.system or not sheet.key:
-            continue
-        if changed.records is not None:
-            full[name] = changed.records
-        elif len(changed.appended):
-            appended[name] = changed.appended
-    record_save(meta, schema, full, appended)
+def _state_sheet(name: str, rows: pd.DataFrame) -> NewSheet:
+    """A sheet of the save state: plain text cells, very hidden (people never see it)."""
+    return NewSheet(
+        name, rows, ["@"] * len(COLUMNS), [12.0] * len(COLUMNS), None, "veryHidden", None
+    )
 
 
 def _sheets_in_book(schema: Schema, actual: list[str]) -> dict[str, str]:
