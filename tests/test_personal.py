@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import json
+import shutil
+import warnings
+import zipfile
+from pathlib import Path
 
+import libreoffice
 import openpyxl
 import pytest
 from click.testing import CliRunner
@@ -92,3 +97,87 @@ def test_erase_removes_the_person_and_keeps_sales(tmp_path, anonymise):
         assert book.tasks.df.empty and book.contacts.df.empty
     log = book.table("Log").df
     assert f"personal data {'anonymised' if anonymise else 'erased'}" in log["new"].tolist()
+
+
+# ---------------------------------------------------------------- nothing of the person left
+
+
+PERSON = {"name": "Мирьям Коэн", "email": "miriam.cohen@example.org", "phone": "+972 52 1234567"}
+
+
+def _traces(folder: Path, texts: list[str]) -> list[str]:
+    """Every file under `folder` (the parts of each workbook unzipped) that holds a text."""
+    found = []
+    wanted = [t.encode("utf-8") for t in texts] + [t.lower().encode("utf-8") for t in texts]
+    for path in folder.rglob("*"):
+        if not path.is_file():
+            continue
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as z:
+                parts = {f"{path.name}:{n}": z.read(n) for n in z.namelist()}
+        else:
+            parts = {path.name: path.read_bytes()}
+        found += [name for name, data in parts.items() if any(w in data for w in wanted)]
+    return found
+
+
+def _book_with_history(path: Path) -> str:
+    """The person in a workbook saved many times, edited through crmbook and by hand."""
+    book = crmbook.create(path, user="tester")
+    person = book.customers.add(name="Miriam Kohn", city="Haifa")
+    book.customers.add(name="Other Person", notes=f"met via {PERSON['email']}")
+    book.save()
+    book = crmbook.open(path, user="tester")
+    book.customers.update(person, **PERSON)  # the log keeps the old and new values
+    book.interactions.add(customer_id=person, when="2026-05-01 10:00", channel="call")
+    book.save()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        wb = openpyxl.load_workbook(path)
+    wb.create_sheet("Calls to make").append([PERSON["name"], PERSON["phone"]])  # shared strings
+    wb.save(path)
+    book = crmbook.open(path, user="tester")
+    book.deals.add(customer_id=person, title=f"Kitchen for {PERSON['name']}", amount=5000)
+    book.save()
+    return person
+
+
+def test_after_erase_the_person_is_nowhere_in_the_workbook_its_backups_or_caches(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    folder = tmp_path / "office"
+    folder.mkdir()
+    path = folder / "crm.xlsx"
+    person = _book_with_history(path)
+    crmbook.open(path).customers.df  # noqa: B018 -- a read that may fill the cache
+    texts = list(PERSON.values())
+    assert _traces(folder, texts) and list((folder / ".crmbook-backups").iterdir())
+
+    result = CliRunner().invoke(main, ["person", "erase", str(path), person, "--yes"])
+    assert result.exit_code == 0, result.output
+    assert _traces(folder, texts) == []
+    assert not (tmp_path / "cache").exists() or _traces(tmp_path / "cache", texts) == []
+    book = crmbook.open(path)
+    assert person not in set(book.customers.df["id"])
+    assert book.deals.df["title"].tolist() == ["Kitchen for [erased]"]
+    assert openpyxl.load_workbook(path)["Calls to make"]["A1"].value == "[erased]"
+    log = book.table("Log").df
+    assert "personal data erased" in log["new"].tolist()
+    assert (log["old"].str.contains(r"\[erased\]") | log["new"].str.contains(r"\[erased\]")).any()
+
+
+@pytest.mark.libreoffice
+@libreoffice.needs_libreoffice
+def test_erase_after_libreoffice_saved_the_workbook(tmp_path):
+    """LibreOffice keeps every text in the shared strings, the erased person's too."""
+    folder = tmp_path / "office"
+    folder.mkdir()
+    path = folder / "crm.xlsx"
+    person = _book_with_history(path)
+    shutil.copyfile(libreoffice.convert([path], tmp_path) / "crm.xlsx", path)
+    with zipfile.ZipFile(path) as z:
+        assert PERSON["name"].encode() in z.read("xl/sharedStrings.xml")
+    result = CliRunner().invoke(main, ["person", "erase", str(path), person, "--yes"])
+    assert result.exit_code == 0, result.output
+    assert _traces(folder, list(PERSON.values())) == []

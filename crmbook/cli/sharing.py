@@ -466,4 +466,7 @@ def person_erase(file: Path, customer: str, anonymise: bool, yes: bool, user: st
     touched = erase_person(book, customer, anonymise=anonymise)
     book.save(backups=0)
     detail = ", ".join(f"{n} {sheet}" for sheet, n in touched.items())
-    click.echo(f"{verb.rstrip('e')}ed {customer} ({detail}); no backup of the old file was kept.")
+    click.echo(
+        f"{verb.rstrip('e')}ed {customer} ({detail}); the change log's earlier lines were "
+        "cleaned and the backups of the old file removed (each held the person)."
+    )

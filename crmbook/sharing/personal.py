@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 
 import pandas as pd
 
 from crmbook.errors import RecordError
+from crmbook.io.scrub import ERASED, pattern, scrub
 
-ERASED = "[erased]"
 PLACEHOLDER = "(erased customers)"
 # Customer fields an anonymised record keeps: they say nothing about who the person is.
 KEPT_WHEN_ANONYMISED = (
@@ -87,11 +86,7 @@ def _identifiers(book, customer_id: str) -> list[str]:
 
 
 def _scrub(text: object, identifiers: list[str]) -> object:
-    if not isinstance(text, str):
-        return text
-    for value in identifiers:
-        text = re.sub(re.escape(value), ERASED, text, flags=re.IGNORECASE)
-    return text
+    return scrub(text, pattern(identifiers))
 
 
 def _placeholder(book) -> str:
@@ -159,6 +154,7 @@ def erase_person(book, customer_id: str, *, anonymise: bool = False) -> dict[str
             entry["old"] = ERASED
     action = "anonymised" if anonymise else "erased"
     book.log_change(customers.sheet, [customer_id], "", "", f"personal data {action}")
+    book.forget(identifiers)  # the save cleans the earlier log, other text, backups, caches
     return touched
 
 
