@@ -1,4 +1,4 @@
-"""Merging two edited copies: pure planning, hand edits in Excel, fingerprints and the CLI."""
+"""Merging two edited copies: the pure plan, hand edits in Excel and LibreOffice, the CLI."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 import crmbook
 from crmbook.cli import main
 from crmbook.schema import SCHEMA
+from crmbook.sharing.ancestor import Ancestor, ancestor_from_frames, common_ancestor
 from crmbook.sharing.books import merge_books, resolve
-from crmbook.sharing.fingerprints import Ancestor, ancestor_from_frames, common_ancestor
 from crmbook.sharing.merge import RECORD, plan_sheet
 
 USER = "tester"
@@ -173,7 +173,7 @@ def _hand_edit(path: Path, edits: dict[str, dict[str, object]], append=(), delet
     wb.save(path)
 
 
-def test_fingerprints_find_the_common_version_of_hand_edited_copies(tmp_path):
+def test_the_save_state_finds_the_common_version_of_hand_edited_copies(tmp_path):
     base = _base(tmp_path / "base.xlsx")
     mine, theirs = _copy(base, "mine.xlsx"), _copy(base, "theirs.xlsx")
     _hand_edit(mine, {"C-000001": {"city": "Hamburg"}}, append=[{"name": "Dora Mine"}])
@@ -391,7 +391,7 @@ def test_copies_that_went_back_and_forth_merge_from_the_newest_save_they_share(t
 
 
 def test_newest_shared_generation_of_merged_copies():
-    from crmbook.sharing.fingerprints import newest_shared
+    from crmbook.sharing.ancestor import newest_shared
     from crmbook.storage.state import Generation, SaveState
 
     def state(*gens: Generation) -> SaveState:

@@ -32,7 +32,7 @@ from crmbook.sharing.contact_export import FORMATS as CONTACT_FORMATS
     "--base",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     default=None,
-    help="the original both copies were made from [default: known from their fingerprints]",
+    help="the original both copies were made from [default: known from their save state]",
 )
 @click.option(
     "--out",
@@ -400,8 +400,8 @@ def dedupe(
 def share(file: Path, out: Path, password: str | None, user: str | None) -> None:
     """Write a copy of FILE to mail, optionally password-protected, ready to merge back.
 
-    FILE is saved first with a fingerprint of every record, so when edited copies come back
-    crmbook merge knows what they started from (no --base needed).
+    FILE is saved first, every sheet read, so when edited copies come back crmbook merge
+    knows what they started from (no --base needed).
     """
     from crmbook.sharing.protect import share as share_copy
 

@@ -19,7 +19,7 @@ import pandas as pd
 import crmbook
 from crmbook.book import Book
 from crmbook.errors import CrmbookError, RecordError
-from crmbook.sharing.fingerprints import Ancestor, ancestor_from_frames, common_ancestor
+from crmbook.sharing.ancestor import Ancestor, ancestor_from_frames, common_ancestor
 from crmbook.sharing.merge import RECORD, Conflict, plan_merge
 from crmbook.storage.encrypted import decrypt, is_encrypted
 from crmbook.storage.hashes import canonical_value, column_hashes

@@ -1,7 +1,7 @@
 """Three-way merge of two copies of one workbook, by record key and field by field.
 
 The pure part (plan_merge) compares typed frames: MINE, THEIRS and what is known of their
-common ancestor (hashes from --base or from the copies' save states, see fingerprints.py).
+common ancestor (hashes from --base or from the copies' save states, see ancestor.py).
 An edit on one side wins over the unchanged other side; the same field changed differently on
 both sides is a conflict; new records on both sides are kept (THEIRS' are renumbered when
 both sides gave out the same id, and references follow); a deletion is honoured unless the
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from crmbook.schema import Schema, Sheet
-from crmbook.sharing.fingerprints import Ancestor
+from crmbook.sharing.ancestor import Ancestor
 from crmbook.storage.hashes import canonical_column, canonical_value
 from crmbook.storage.state import UNKNOWN, merged_fields
 

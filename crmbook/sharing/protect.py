@@ -1,4 +1,4 @@
-"""Sharing a copy by email: saved with every record's fingerprint, optionally with a password.
+"""Sharing a copy by email: saved with every record in its save state, optionally with a password.
 
 The encryption itself (the standard Office encryption that Excel and LibreOffice open) lives
 with the storage: crmbook/storage/encrypted.py.
@@ -18,9 +18,10 @@ __all__ = ["WrongPasswordError", "decrypt", "encrypt", "is_encrypted", "share"]
 
 
 def share(book: Book, out: str | os.PathLike, password: str | None) -> Path:
-    """Save `book` with the fingerprints of every record, then write the copy to mail.
+    """Save `book` with every sheet read, then write the copy to mail.
 
-    The fingerprints let `merge` find what both copies started from when they come back.
+    That save's generation (storage/state.py) knows every record as it leaves, hand edits
+    included, so `merge` finds what both copies started from when they come back.
     """
     out = Path(out)
     if out.resolve() == Path(book.path).resolve():
@@ -32,7 +33,7 @@ def share(book: Book, out: str | os.PathLike, password: str | None) -> Path:
         copied.close()
         return encrypt(out, out, password) if password else out
     for sheet in book.schema.entities:
-        book.table(sheet.name).df  # noqa: B018 -- load, so every record is fingerprinted
+        book.table(sheet.name).df  # noqa: B018 -- read, so the generation knows every record
     book.touch()
     book.save()
     source = book.path

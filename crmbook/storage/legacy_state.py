@@ -10,7 +10,7 @@ Until then every save rewrote, in the hidden _crmbook sheet:
 A field whose stamp is a save both copies share had, at that save, the value whose hash is
 recorded. The first save by this crmbook moves these entries into the state sheets unchanged
 (storage/state.py, LEGACY rows), so a copy still in the old format can be merged with one in
-the new; sharing/fingerprints.py reads them with legacy_ancestor().
+the new; sharing/ancestor.py reads them with legacy_ancestor().
 """
 
 from __future__ import annotations

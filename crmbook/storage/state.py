@@ -1,5 +1,5 @@
 """The save state by generation: what each crmbook save knew of every record, so two copies
-of one workbook can be merged from the newest save they share (sharing/fingerprints.py).
+of one workbook can be merged from the newest save they share (sharing/ancestor.py).
 
 Every crmbook save is a generation: an id, when, who, and the generation(s) it follows. A
 generation records, per record sheet, the records that differ from the state before it: new

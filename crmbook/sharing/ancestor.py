@@ -26,7 +26,7 @@ from crmbook.storage.state import UNKNOWN, SaveState, merged_fields, record_shee
 
 
 def short_codes(values: pd.Series) -> np.ndarray:
-    """Values as the save state records them: 18-bit hashes."""
+    """Values as the save state records them: 15-bit hashes."""
     return short(column_hashes(values)).astype(np.int64)
 
 
