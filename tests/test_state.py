@@ -157,6 +157,36 @@ def test_waiting_generations_move_to_the_base_sheet(tmp_path, monkeypatch):
         assert after.state_at(gen)["Customers"].equals(before.state_at(gen)["Customers"])
 
 
+def test_old_generations_are_compacted_to_the_state_they_left(monkeypatch):
+    monkeypatch.setattr(state, "MOVE_RECORDS", 0)
+    keys = pd.Index(["C-000001", "C-000002", "C-000003"], dtype=object)
+
+    def codes(**columns: list[int]) -> pd.DataFrame:
+        return pd.DataFrame(columns, index=keys[: len(next(iter(columns.values())))])
+
+    def gen(name: str, days_ago: int, *parents: str) -> state.Generation:
+        when = (pd.Timestamp("2026-11-30") - pd.Timedelta(days=days_ago)).isoformat()
+        return state.Generation(name, when, USER, parents)
+
+    rows = [gen("g1", 200).row(), *record_rows("g1", "Customers", codes(name=[1, 2, 3]))]
+    rows += [gen("g2", 150, "g1").row()]  # every record again, a city now known (an upgrade)
+    rows += record_rows("g2", "Customers", codes(name=[4, 5, 6], city=[7, 8, 9])[:1])
+    rows += record_rows("g2", "Customers", codes(name=[4, 5, 6])[1:])
+    rows += [gen("g3", 10, "g2").row(), *record_rows("g3", "Customers", codes(name=[10]))]
+    before = SaveState.read(frame_of(rows), frame_of([]))
+
+    moved = state.moved_rows(before, [], "2026-11-30")
+    after = SaveState.read(moved, frame_of([]))
+    assert list(after.generations) == ["g1", "g2", "g3"]
+    assert not after.holds("g1") and after.holds("g2") and after.holds("g3")
+    for gen_id in ("g2", "g3"):
+        was, now = before.state_at(gen_id)["Customers"], after.state_at(gen_id)["Customers"]
+        assert now.sort_index().equals(was.sort_index()), gen_id
+    assert after.state_at("g2")["Customers"].loc["C-000002", "city"] == state.UNKNOWN
+    assert len(moved) < len(rows)
+    assert state.moved_rows(before, [], "2026-03-01").equals(frame_of(rows))  # nothing old yet
+
+
 def test_state_sheets_are_very_hidden_and_not_among_the_sheets(tmp_path):
     path = _book(tmp_path / "crm.xlsx")
     wb = openpyxl.load_workbook(path)

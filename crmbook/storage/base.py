@@ -112,6 +112,10 @@ class Storage(ABC):
             )
         return dict(self._meta)
 
+    def drop_cache(self) -> None:
+        """Forget every cached copy of this book's sheets (an erasure leaves none behind)."""
+        return None
+
     def save_state(self) -> SaveState | None:
         """What each save of this copy knew of every record (storage/state.py), for merging
         copies of one workbook; None for a store that is not copied (a database)."""

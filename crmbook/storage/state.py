@@ -471,3 +471,65 @@ def _touched(sheet: Sheet, changed: SheetChanges) -> pd.DataFrame:
     if new is not None:
         picked = picked | new
     return records[picked.to_numpy()]
+
+
+# ---------------------------------------------------------------- moving and compacting
+
+
+KEEP_DAYS = 90  # generations this recent stay whole: copies may travel by email that long
+
+
+def moved_rows(state: SaveState, new_rows: list[list[str]], now: object) -> pd.DataFrame:
+    """The rows of _crmbook_base after the waiting generations (and `new_rows`) move there.
+
+    When the rows hold more than twice the records there are, the generations older than
+    KEEP_DAYS are compacted: the newest of them keeps the whole state as it left it, the
+    older ones only their ids (a copy that parted before then merges from that one, or from
+    the other copy's state if it still holds theirs), and the earlier format's rows go.
+    """
+    every = pd.concat([state.raw_base, state.raw_saves, frame_of(new_rows)], ignore_index=True)
+    records = every[(every["sheet"] != "") & (every["generation"] != LEGACY)]
+    entries = sum(_count_keys(text) for text in records["records"])
+    moved = SaveState.read(every, frame_of([]))
+    live = sum(len(frame) for frame in moved.state_at().values())
+    cutoff = (pd.Timestamp(now) - pd.Timedelta(days=KEEP_DAYS)).isoformat(timespec="seconds")
+    old = [g for g in moved.generations.values() if g.here and g.when < cutoff]
+    if entries <= 2 * live + MOVE_RECORDS or not old:
+        return every
+    keep = old[-1]
+    order = [g.id for g in moved.generations.values() if g.here]
+    gone = set(order[: order.index(keep.id)])
+    heads = [
+        Generation(g.id, g.when, g.who, g.parents, g.here and g.id not in gone).row()
+        for g in moved.generations.values()
+    ]
+    snapshot = [
+        row
+        for sheet, frame in moved.state_at(keep.id).items()
+        for row in _known_rows(keep.id, sheet, frame)
+    ]
+    later = records[~records["generation"].isin(gone | {keep.id})]
+    return pd.concat([frame_of(heads + snapshot), later], ignore_index=True)
+
+
+def _known_rows(gen: str, sheet: str, codes: pd.DataFrame) -> list[list[str]]:
+    """record_rows() of a replayed state, leaving out the fields it does not know (a field
+    added by an upgrade after a record was recorded): each group of records by the fields
+    known. A record with no field known is left out (it counts as unknown, as before)."""
+    known = pd.DataFrame(codes.to_numpy() != UNKNOWN, index=codes.index, columns=codes.columns)
+    if known.to_numpy().all():
+        return record_rows(gen, sheet, codes)
+    rows = []
+    for pattern, part in codes.groupby([known[c] for c in known.columns], sort=False):
+        names = [c for c, present in zip(codes.columns, pattern, strict=True) if present]
+        if names:
+            rows += record_rows(gen, sheet, part[names])
+    return rows
+
+
+def _count_keys(text: str) -> int:
+    count = 0
+    for token in text.split():
+        match = _RUN.match(token)
+        count += int(match.group(3)) if match else 1
+    return count

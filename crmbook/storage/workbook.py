@@ -45,6 +45,7 @@ from crmbook.storage.state import (
     SaveState,
     frame_of,
     legacy_rows,
+    moved_rows,
     plan_generation,
 )
 from crmbook.validation import Checker, empty_column, type_sheet
@@ -100,6 +101,7 @@ class WorkbookStorage(Storage):
         self._actual = actual
         self._names = [internal.get(n, n) for n in actual]
         self._reader = Reader(self._path, parts)
+        self._state, self._exact = None, set()  # the file may hold another state now
 
     @property
     def sheet_names(self) -> list[str]:
@@ -212,7 +214,7 @@ class WorkbookStorage(Storage):
             atomic_replace(tmp, target, backups=0 if changes.forget else backups, check=still_ours)
         if changes.forget:
             remove_backups(target)
-            self.forget_cached()
+            self.drop_cache()
         rows_now = self._rows_now(changes, writes, last_rows)
         for name, change in writes.items():  # an upgrade's columns are part of them now
             if self._schema_sheet(name) is not None:
@@ -238,10 +240,6 @@ class WorkbookStorage(Storage):
             written = {*writes, *(n.name for n in new_sheets)}
             skip = {sheet.part for name, sheet in pkg.sheets.items() if name in written}
             return scrub_parts(pkg, texts, skip)
-
-    def forget_cached(self) -> None:
-        """Drop every copy of this book's sheets kept outside the file (the parse cache in
-        the user's cache folder): an erasure must not leave the person there."""
 
     # ------------------------------------------------------------ save state
 
@@ -295,9 +293,8 @@ class WorkbookStorage(Storage):
             rows = frame_of(legacy_rows(legacy) + plan.rows)
             new_sheets += [_state_sheet(BASE_SHEET, rows), _state_sheet(SAVES_SHEET, frame_of([]))]
         elif waiting > MOVE_RECORDS:  # move the waiting generations to the base sheet
-            state = self.save_state()
-            moved = pd.concat([state.raw_base, state.raw_saves, frame_of(plan.rows)])
-            writes[BASE_SHEET] = SheetChange("rewrite", moved.reset_index(drop=True), 1)
+            moved = moved_rows(self.save_state(), plan.rows, changes.when)
+            writes[BASE_SHEET] = SheetChange("rewrite", moved, 1)
             writes[SAVES_SHEET] = SheetChange("rewrite", frame_of([]), 1)
             waiting = 0
         else:
