@@ -319,15 +319,22 @@ HAND_EDITS = {
 }
 
 
-def _edited_copies(tmp_path: Path, edit) -> tuple[Path, Path]:
+def _log_a_call_in_python(path: Path, customer: str, user: str) -> None:
+    """A call logged through the Book, which reads no sheet but the one it adds to."""
+    book = crmbook.open(path, user=user)
+    book.interactions.add(customer_id=customer, when="2024-06-01 09:00", channel="call")
+    book.save()
+
+
+def _edited_copies(tmp_path: Path, edit, log=_log_a_call) -> tuple[Path, Path]:
     """The issue's case: copies of one saved book, each changed by hand (a different customer,
     and Carla's city differently on both), then saved once more through crmbook."""
     base = _base(tmp_path / "base.xlsx")
     mine, theirs = _copy(base, "mine.xlsx"), _copy(base, "theirs.xlsx")
     edit(mine, HAND_EDITS["mine"])
     edit(theirs, HAND_EDITS["theirs"])
-    _log_a_call(theirs, "C-000002", "colleague")  # saved in the other order
-    _log_a_call(mine, "C-000001", "me")
+    log(theirs, "C-000002", "colleague")  # saved in the other order
+    log(mine, "C-000001", "me")
     return mine, theirs
 
 
@@ -350,6 +357,84 @@ def _excel_edit(path: Path, edits) -> None:
 def test_hand_edits_then_crmbook_saves_give_only_the_true_conflict(tmp_path):
     mine, theirs = _edited_copies(tmp_path, _excel_edit)
     _check_the_one_true_conflict(merge_books(mine, theirs, tmp_path / "m.xlsx", user=USER))
+
+
+def test_the_issue_case_through_the_cli_reports_exactly_one_conflict(tmp_path):
+    mine, theirs = _edited_copies(tmp_path, _excel_edit, log=_log_a_call_in_python)
+    out = tmp_path / "m.xlsx"
+    args = ["merge", str(mine), str(theirs), "--out", str(out), "--user", USER]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1, result.output
+    assert "from the last save both copies share" in result.output
+    assert "1 conflict(s) open" in result.output
+    report = json.loads(CliRunner().invoke(main, [*args, "--format", "json"]).output)
+    assert [(c["record"], c["field"], c["mine"], c["theirs"]) for c in report["conflicts"]] == [
+        ("C-000003", "city", "Milan", "Naples")
+    ]
+    merged = _customers(out)
+    assert merged.loc[["C-000001", "C-000002"], "city"].tolist() == ["Hamburg", "Kazan"]
+
+
+def _resaved_by_libreoffice(path: Path) -> None:
+    """Open `path` in LibreOffice and save it there again as .xlsx, in its place."""
+    work = path.parent / f"lo-{path.stem}"
+    shutil.copyfile(libreoffice.convert([path], work) / path.name, path)
+
+
+def _state_sheet_states(path: Path) -> set[str]:
+    wb = openpyxl.load_workbook(path, read_only=True)
+    states = {wb[name].sheet_state for name in ("_crmbook_base", "_crmbook_saves")}
+    wb.close()
+    return states
+
+
+@pytest.mark.libreoffice
+@libreoffice.needs_libreoffice
+@pytest.mark.parametrize("theirs_resaved", [("before",), ("before", "after")])
+def test_copies_resaved_by_libreoffice_around_their_hand_edits_give_only_the_true_conflict(
+    tmp_path, theirs_resaved
+):
+    def edit(path: Path, edits) -> None:
+        resaved = ("after",) if path.name == "mine.xlsx" else theirs_resaved
+        if "before" in resaved:
+            _resaved_by_libreoffice(path)
+        _excel_edit(path, edits)
+        if "after" in resaved:  # the edit is in a file LibreOffice wrote
+            _resaved_by_libreoffice(path)
+            assert _state_sheet_states(path) == {"hidden"}  # it has no very hidden sheets
+
+    mine, theirs = _edited_copies(tmp_path, edit, log=_log_a_call_in_python)
+    assert _state_sheet_states(mine) == _state_sheet_states(theirs) == {"veryHidden"}
+    _check_the_one_true_conflict(merge_books(mine, theirs, tmp_path / "m.xlsx", user=USER))
+
+
+def _remove_state_sheets(path: Path) -> None:
+    """What another program (or a person unhiding them) may do: the state sheets go."""
+    wb = openpyxl.load_workbook(path)
+    for name in ("_crmbook_base", "_crmbook_saves"):
+        del wb[name]
+    wb.save(path)
+
+
+@pytest.mark.parametrize("saved_since", [True, False])
+def test_a_copy_whose_state_sheets_were_removed_merges_from_the_save_it_was_at(
+    tmp_path, saved_since
+):
+    def edit(path: Path, edits) -> None:
+        _excel_edit(path, edits)
+        if path.name == "theirs.xlsx":
+            _remove_state_sheets(path)
+
+    log = _log_a_call_in_python if saved_since else (lambda *_: None)
+    mine, theirs = _edited_copies(tmp_path, edit, log=log)
+    result = merge_books(mine, theirs, tmp_path / "m.xlsx", user=USER)
+    assert "save state had been removed" in result.how
+    assert result.three_way and [(c.record, c.field) for c in result.conflicts] == [
+        ("C-000003", "city")
+    ]
+    merged = _customers(result.path)
+    assert merged.loc[["C-000001", "C-000002"], "city"].tolist() == ["Hamburg", "Kazan"]
+    assert _state_sheet_states(result.path) == {"veryHidden"}
 
 
 @pytest.mark.libreoffice

@@ -248,6 +248,10 @@ def test_the_state_survives_libreoffice_saving_the_workbook(tmp_path):
     for sheet in ("Customers", "Interactions"):
         now = record_codes(SCHEMA.sheet(sheet), book.table(sheet).df)
         assert now.sort_index().equals(after.state_at()[sheet].sort_index())
+    wb = openpyxl.load_workbook(resaved)  # LibreOffice has no very hidden sheets
+    assert wb[BASE_SHEET].sheet_state == wb[SAVES_SHEET].sheet_state == "hidden"
     book.customers.add(name="After LibreOffice")
     book.save()
     assert len(crmbook.open(resaved).storage.save_state().state_at()["Customers"]) == 51
+    wb = openpyxl.load_workbook(resaved)  # the next crmbook save hides them again
+    assert wb[BASE_SHEET].sheet_state == wb[SAVES_SHEET].sheet_state == "veryHidden"

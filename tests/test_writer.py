@@ -239,6 +239,20 @@ def test_a_new_sheet_touches_only_the_parts_that_must_name_it(decorated):
         assert list(pkg.sheets)[-1] == "Berlin VIPs"
 
 
+def test_showing_or_hiding_sheets_changes_only_the_workbook_part(decorated, tmp_path):
+    from crmbook.io.writer import write_workbook
+
+    out = tmp_path / "hidden.xlsm"
+    states = {"Competitors": "hidden", "Segments": "veryHidden", BASE_SHEET: "veryHidden"}
+    write_workbook(decorated, out, {}, states=states)
+    before, after = parts(decorated), parts(out)
+    assert {name for name in before if before[name] != after[name]} == {"xl/workbook.xml"}
+    wb = openpyxl.load_workbook(out)
+    assert [wb[n].sheet_state for n in states] == ["hidden", "veryHidden", "veryHidden"]
+    write_workbook(out, tmp_path / "shown.xlsm", {}, states={"Competitors": "visible"})
+    assert openpyxl.load_workbook(tmp_path / "shown.xlsm")["Competitors"].sheet_state == "visible"
+
+
 def test_a_new_sheet_holds_typed_values_and_text_stays_text(decorated):
     book = crmbook.open(decorated)
     book.write_sheet("Berlin VIPs", _segment_frame())

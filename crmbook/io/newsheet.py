@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from xml.sax.saxutils import quoteattr
 
@@ -181,6 +182,15 @@ def _rels_part(part: str) -> str:
     return posixpath.join(folder, "_rels", name + ".rels")
 
 
+def _set_states(workbook: etree._Element, states: Mapping[str, str]) -> None:
+    for entry in workbook.iter(f"{{{MAIN_NS}}}sheet"):
+        state = states.get(entry.get("name"))
+        if state == "visible":
+            entry.attrib.pop("state", None)
+        elif state is not None:
+            entry.set("state", state)
+
+
 def _free(pattern: str, taken: set[str]) -> str:
     n = 1
     while pattern.format(n) in taken:
@@ -197,13 +207,27 @@ class Plan:
     removed: set[str] = field(default_factory=set)
 
 
-def plan_new_sheets(pkg: Package, sheets: list[NewSheet]) -> Plan:
-    """The part changes that add (or replace, in place) each sheet in `sheets`."""
+def plan_new_sheets(
+    pkg: Package, sheets: list[NewSheet], states: Mapping[str, str] | None = None
+) -> Plan:
+    """The part changes that add (or replace, in place) each sheet in `sheets`.
+
+    `states`: existing sheets to show or hide (name -> "visible", "hidden", "veryHidden"),
+    e.g. a sheet another program turned from very hidden to hidden.
+    """
     plan = Plan()
+    states = {
+        name: state
+        for name, state in (states or {}).items()
+        if name in pkg.sheets and pkg.sheets[name].state != state
+    }
+    workbook = pkg.xml(pkg.workbook_part) if sheets or states else None
     if not sheets:
+        if workbook is not None:  # only showing or hiding: the workbook part alone changes
+            _set_states(workbook, states)
+            plan.replaced[pkg.workbook_part] = _serialize(workbook)
         return plan
     styles = _Styles(pkg)
-    workbook = pkg.xml(pkg.workbook_part)
     wb_rels_part = _rels_part(pkg.workbook_part)
     wb_rels = pkg.xml(wb_rels_part)
     types = pkg.xml("[Content_Types].xml")
@@ -292,6 +316,7 @@ def plan_new_sheets(pkg: Package, sheets: list[NewSheet]) -> Plan:
             target = plan.replaced if rels_part in parts else plan.added
             target[rels_part] = _serialize(sheet_rels)
         parts |= {part}
+    _set_states(workbook, states)
     plan.replaced[pkg.workbook_part] = _serialize(workbook)
     plan.replaced[wb_rels_part] = _serialize(wb_rels)
     plan.replaced["[Content_Types].xml"] = _serialize(types)

@@ -79,7 +79,11 @@ def check_file(path: Path) -> None:
 class SheetPart:
     name: str
     part: str
-    hidden: bool
+    state: str = "visible"  # "hidden" (the person can show it) or "veryHidden" (only code can)
+
+    @property
+    def hidden(self) -> bool:
+        return self.state != "visible"
 
 
 class Package:
@@ -166,7 +170,7 @@ class Package:
             if rid not in rels:
                 continue
             name = el.get("name")
-            sheets[name] = SheetPart(name, rels[rid][1], el.get("state", "visible") != "visible")
+            sheets[name] = SheetPart(name, rels[rid][1], el.get("state", "visible"))
         return sheets
 
     def _check_no_dtd(self) -> None:

@@ -116,18 +116,20 @@ def write_workbook(
     changes: dict[str, SheetChange],
     new_sheets: Sequence[NewSheet] = (),
     parts: Mapping[str, bytes] | None = None,
+    states: Mapping[str, str] | None = None,
 ) -> dict[str, int]:
     """Write `target` as `source` with the given sheets changed or added; nothing else differs.
 
     A new sheet whose name exists already replaces that sheet's cells and table in place.
     `parts`: other parts given whole (by part name), e.g. shared strings an erasure scrubbed.
+    `states`: sheets to show or hide (name -> "visible", "hidden" or "veryHidden").
     Returns the last Excel row number of each changed sheet.
     """
     with Package(source) as pkg, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
         missing = set(changes) - set(pkg.sheets)
         if missing:
             raise CrmbookError(f"the workbook has no sheet named {', '.join(sorted(missing))}")
-        plan = plan_new_sheets(pkg, list(new_sheets))
+        plan = plan_new_sheets(pkg, list(new_sheets), states)
         rewritten: dict[str, bytes] = {**(parts or {}), **plan.replaced}
         last_row_of_table: dict[str, int] = {}
         widened: dict[str, SheetChange] = {}

@@ -79,7 +79,7 @@ def newest_shared(mine: SaveState, theirs: SaveState) -> tuple[str, SaveState] |
             older.add(gen)
             todo.extend(parents.get(gen, ()))
     newest = [g for g in usable if g not in older] or sorted(usable)
-    when = {g: (mine.generations.get(g) or theirs.generations[g]).when for g in newest}
+    when = {g: (mine if mine.holds(g) else theirs).generations[g].when for g in newest}
     best = max(newest, key=lambda g: (when[g], g))
     return best, mine if mine.holds(best) else theirs
 
@@ -102,6 +102,11 @@ def common_ancestor(
         known = holder.generations[gen]
         frames = holder.state_at(gen, [s.name for s in record_sheets(schema)])
         how = f"last save both copies share ({known.when} by {known.who})"
+        if any(state.generations[gen].lost for state in (mine, theirs)):
+            how += (
+                "; one copy's save state had been removed (its very hidden sheets), so all "
+                "its records are compared with that save"
+            )
         return Ancestor(frames, short_codes, how), ""
     records, why = legacy_ancestor(
         read_store(mine.legacy, schema), read_store(theirs.legacy, schema), schema
@@ -109,6 +114,8 @@ def common_ancestor(
     if records is None:
         if not (mine.empty or theirs.empty):
             why = "the copies share no save, so their common version is unknown"
+            if any(g.lost for state in (mine, theirs) for g in state.generations.values()):
+                why += " (one copy's save state had been removed: its very hidden sheets)"
         return None, why
     return Ancestor(_legacy_frames(records), legacy_codes, f"fingerprints of shared save {why}"), ""
 

@@ -78,6 +78,8 @@ class Generation:
 
     here: its records are in this copy's state (False for a generation known only as an
     ancestor, brought in by a merge with the copy that made it).
+    lost: known only as the generation this copy was at when its state sheets were removed
+    (by another program or by hand): its when, who and records are not known here.
     """
 
     id: str
@@ -85,6 +87,11 @@ class Generation:
     who: str
     parents: tuple[str, ...] = ()
     here: bool = True
+    lost: bool = False
+
+    @classmethod
+    def lost_one(cls, gen: str) -> Generation:
+        return cls(gen, "", "", (), here=False, lost=True)
 
     @classmethod
     def new(cls, when: object, who: str, parents: Iterable[str]) -> Generation:
@@ -95,6 +102,8 @@ class Generation:
         about = {"when": self.when, "who": self.who, "parents": list(self.parents)}
         if not self.here:
             about["here"] = False
+        if self.lost:
+            about["lost"] = True
         return [self.id, "", json.dumps(about, ensure_ascii=False), "", ""]
 
     @classmethod
@@ -106,6 +115,7 @@ class Generation:
             str(info.get("who", "")),
             tuple(info.get("parents", ())),
             bool(info.get("here", True)),
+            bool(info.get("lost", False)),
         )
 
 

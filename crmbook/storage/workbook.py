@@ -42,6 +42,7 @@ from crmbook.storage.state import (
     COLUMNS,
     MOVE_RECORDS,
     SAVES_SHEET,
+    Generation,
     SaveState,
     frame_of,
     legacy_rows,
@@ -210,7 +211,8 @@ class WorkbookStorage(Storage):
         in_book = {self.book_name(name): change for name, change in writes.items()}
         scrubbed = self._scrubbed_parts(changes.forget, in_book, new_sheets)
         with Temporary(target) as tmp:
-            last_rows = write_workbook(self._path, tmp.path, in_book, new_sheets, scrubbed)
+            hide = {n: "veryHidden" for n in (BASE_SHEET, SAVES_SHEET)} if wrote_meta else None
+            last_rows = write_workbook(self._path, tmp.path, in_book, new_sheets, scrubbed, hide)
             atomic_replace(tmp, target, backups=0 if changes.forget else backups, check=still_ours)
         if changes.forget:
             remove_backups(target)
@@ -252,8 +254,12 @@ class WorkbookStorage(Storage):
     def save_state(self) -> SaveState:
         if self._state is None:
             if SAVES_SHEET not in self._names:
-                legacy = {k: str(v) for k, v in self.metadata().items() if is_legacy_key(k)}
+                meta = self.metadata()
+                legacy = {k: str(v) for k, v in meta.items() if is_legacy_key(k)}
                 self._state = SaveState(legacy=legacy)
+                if meta.get("generation"):  # the state sheets were removed: their last save
+                    lost = Generation.lost_one(str(meta["generation"]))
+                    self._state.generations[lost.id] = lost
             else:
                 base = self._state_rows(BASE_SHEET)
                 self._state = SaveState.read(base, self._state_rows(SAVES_SHEET))
@@ -275,7 +281,7 @@ class WorkbookStorage(Storage):
         whose records match the state after it."""
         legacy = {k: meta.pop(k) for k in [k for k in meta if is_legacy_key(k)]}
         first = SAVES_SHEET not in self._names
-        parents = [str(meta["generation"])] if meta.get("generation") and not first else []
+        parents = [str(meta["generation"])] if meta.get("generation") else []
         latest: dict[str, pd.DataFrame | None] = {}
 
         def state_of(sheet: str) -> pd.DataFrame | None:
@@ -289,8 +295,9 @@ class WorkbookStorage(Storage):
         plan = plan_generation(self.schema, changes, parents, set(self._exact), state_of)
         meta["generation"] = plan.generation.id
         waiting = 0 if first else int(meta.get("generation_records", 0) or 0) + plan.records
-        if first:
-            rows = frame_of(legacy_rows(legacy) + plan.rows)
+        if first:  # a parent here is the last save before the state sheets were removed
+            lost = [Generation.lost_one(gen).row() for gen in parents]
+            rows = frame_of(legacy_rows(legacy) + lost + plan.rows)
             new_sheets += [_state_sheet(BASE_SHEET, rows), _state_sheet(SAVES_SHEET, frame_of([]))]
         elif waiting > MOVE_RECORDS:  # move the waiting generations to the base sheet
             moved = moved_rows(self.save_state(), plan.rows, changes.when)
