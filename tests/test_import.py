@@ -98,3 +98,41 @@ def test_rows_repeated_in_the_source_are_warned_about(tmp_path):
     source.write_text("Name,Email\nDora Klein,dora@example.com\nD. Klein,DORA@example.com\n")
     result = CliRunner().invoke(main, ["import", str(path), str(source)], input="n\n")
     assert "row 2 has the same email" in result.output
+
+
+def test_a_long_import_says_where_it_is(tmp_path):
+    """Each step reports itself (an uncountable one with total 0), the updates record by
+    record, so a progress bar can follow an import of tens of thousands of contacts."""
+    from crmbook.sharing.importer import apply_import, plan_import
+
+    book = crmbook.open(_book(tmp_path))
+    source = pd.DataFrame(
+        {"Name": ["Anna Schmidt", "Boris Ivanov", "Jan de Vries"], "Stadt": ["Bonn", "Kiel", None]}
+    )
+    mapping = guess_mapping(list(source.columns), CUSTOMERS)
+    customers = book.customers.df
+    steps = []
+    plan = plan_import(
+        source, mapping, CUSTOMERS, book.schema, customers, book.lists, {}, book.today(),
+        progress=lambda *step: steps.append(step),
+    )  # fmt: skip
+    assert steps == [("Checking 3 rows", 0, 0), ("Matching with 2 customers", 0, 0)]
+    steps.clear()
+    apply_import(book, plan, CUSTOMERS, lambda *step: steps.append(step))
+    assert steps == [
+        ("Updating matched records", 0, 2),
+        ("Updating matched records", 1, 2),
+        ("Updating matched records", 2, 2),
+        ("Adding new records", 0, 1),
+        ("Adding new records", 1, 1),
+    ]
+
+
+def test_the_progress_bars_stay_out_of_pipes(tmp_path):
+    path = _book(tmp_path)
+    source = tmp_path / "export.csv"
+    source.write_text(SOURCE, encoding="utf-8")
+    result = CliRunner().invoke(main, ["import", str(path), str(source), "--yes"])
+    assert result.exit_code == 0, result.output
+    for step in ("Reading", "Checking", "Matching", "Updating", "Saving"):
+        assert step not in result.output

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import io
 import json
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
 import pandas as pd
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
 import crmbook
@@ -24,6 +27,40 @@ _ALL_ROWS = "crmbook.all_rows"
 
 def _console() -> Console:
     return Console(width=max(120, Console().width), soft_wrap=False)
+
+
+@contextlib.contextmanager
+def progress_bars(*, transient: bool = False) -> Iterator[Callable[[str, int, int], None]]:
+    """Bars on stderr for a long job, one per step: the library reports (step, done, total).
+
+    A step with total 0 cannot count (opening a book, a save): it pulses with its time until
+    the next step begins. `transient` bars vanish at the end (the job's result follows); on a
+    terminal only, so pipes and tests see nothing of them.
+    """
+    columns = (
+        TextColumn("{task.description:<28}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    console = Console(stderr=True, width=max(120, Console(stderr=True).width))
+    with Progress(*columns, console=console, transient=transient) as bar:
+        tasks: dict[str, int] = {}
+
+        def finish_counting_less() -> None:
+            for task in bar.tasks:
+                if task.total is None:
+                    bar.update(task.id, total=1, completed=1)
+
+        def progress(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                finish_counting_less()
+                tasks[step] = bar.add_task(step, total=total or None)
+            if total:
+                bar.update(tasks[step], completed=done)
+
+        yield progress
+        finish_counting_less()
 
 
 def all_rows_option(command):

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 import crmbook
 from crmbook.cli import main
-from crmbook.cli.common import FILE, NewLocation, _console, handle_errors
+from crmbook.cli.common import FILE, NewLocation, handle_errors, progress_bars
 from crmbook.errors import CrmbookError
 from crmbook.storage import is_database_url
 
@@ -18,21 +17,13 @@ def copy_with_progress(source, target, force: bool) -> None:
     """Copy a whole book to a workbook or database, showing a progress bar per sheet."""
     from crmbook.sharing.migrate import copy_book
 
-    columns = (
-        TextColumn("{task.description:<14}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=_console(), transient=False) as bar:
-        tasks: dict[str, int] = {}
-
-        def progress(sheet: str, done: int, total: int) -> None:
-            if sheet not in tasks:
-                tasks[sheet] = bar.add_task(sheet, total=max(total, 1))
-            bar.update(tasks[sheet], completed=done if total else 1)
-
-        copied = copy_book(source, target, overwrite=force, progress=progress)
+    with progress_bars() as progress:
+        copied = copy_book(
+            source,
+            target,
+            overwrite=force,
+            progress=lambda sheet, done, total: progress(sheet, done if total else 1, total or 1),
+        )
     counts = ", ".join(f"{n:,} {name}" for name, n in copied.records.items() if n)
     click.echo(f"Copied {counts} from {source.location} to {copied.book.location}.")
     if copied.left_behind:

@@ -20,6 +20,7 @@ from crmbook.cli.common import (
     emit,
     handle_errors,
     output_option,
+    progress_bars,
 )
 from crmbook.errors import CrmbookError
 from crmbook.sharing.contact_export import FORMATS as CONTACT_FORMATS
@@ -187,28 +188,32 @@ def import_(
     from crmbook.sharing.importer import apply_import, plan_import
     from crmbook.sharing.sources import open_source, prepare
 
-    book = crmbook.open(file, user=user, dayfirst=dayfirst)
-    sheet = book.schema.sheet(into)
-    table = book.table(sheet.name)
-    opened = open_source(source)
-    ready = prepare(opened, sheet, maps, keep, table.keeps_user_columns)
-    if ready.keep and not table.keeps_user_columns:
-        raise CrmbookError("--keep needs a workbook: a database keeps only crmbook's columns")
-    keys = {f.ref: book.table(f.ref).keys for f in sheet.fields if f.ref}
-    plan = plan_import(
-        ready.frame,
-        ready.mapping,
-        sheet,
-        book.schema,
-        table.df,
-        book.lists,
-        keys,
-        book.today(),
-        source.name,
-        dayfirst,
-        rows=ready.rows,
-        keep=ready.keep,
-    )
+    with progress_bars(transient=True) as progress:
+        progress(f"Reading {Path(str(file)).name}", 0, 0)
+        book = crmbook.open(file, user=user, dayfirst=dayfirst)
+        sheet = book.schema.sheet(into)
+        table = book.table(sheet.name)
+        existing = table.df
+        progress(f"Reading {source.name}", 0, 0)
+        ready = prepare(open_source(source), sheet, maps, keep, table.keeps_user_columns)
+        if ready.keep and not table.keeps_user_columns:
+            raise CrmbookError("--keep needs a workbook: a database keeps only crmbook's columns")
+        keys = {f.ref: book.table(f.ref).keys for f in sheet.fields if f.ref}
+        plan = plan_import(
+            ready.frame,
+            ready.mapping,
+            sheet,
+            book.schema,
+            existing,
+            book.lists,
+            keys,
+            book.today(),
+            source.name,
+            dayfirst,
+            rows=ready.rows,
+            keep=ready.keep,
+            progress=progress,
+        )
     if ready.preset:
         click.echo(f"Recognised: {ready.preset}.")
     emit(ready.columns, "table", title=f"{source.name} -> {sheet.name}")
@@ -238,8 +243,10 @@ def import_(
     if not yes and not click.confirm("Write these records?", default=False):
         click.echo("Nothing was written.")
         return
-    added, updated = apply_import(book, plan, sheet)
-    book.save(force=force)
+    with progress_bars(transient=True) as progress:
+        added, updated = apply_import(book, plan, sheet, progress)
+        progress(f"Saving {Path(str(file)).name}", 0, 0)
+        book.save(force=force)
     click.echo(f"Added {len(added)} and updated {len(updated)} {sheet.entity} record(s) in {file}")
 
 

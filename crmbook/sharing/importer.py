@@ -14,6 +14,7 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from rapidfuzz import fuzz
@@ -32,6 +33,9 @@ from crmbook.validation import (
     check_records,
     parse_column,
 )
+
+if TYPE_CHECKING:
+    from crmbook.storage.sql import Progress
 
 # Header words per field, compared after fold() and without spaces, dashes and underscores.
 SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -237,12 +241,16 @@ def plan_import(
     dayfirst: bool = True,
     rows: Sequence[int] | None = None,
     keep: Sequence[str] = (),
+    progress: Progress | None = None,
 ) -> ImportPlan:
     """Parse, check and match every source row; nothing is changed.
 
     `rows` says where each source record stands (default: CSV rows under a header); the
-    `keep` columns go into columns of the sheet's own, as they are.
+    `keep` columns go into columns of the sheet's own, as they are. `progress(step, done,
+    total)` hears where a long import is (total 0: a step that cannot count).
     """
+    progress = progress or _quiet
+    progress(f"Checking {len(source):,} rows", 0, 0)
     unknown = sorted({f for f in mapping.values() if f != JOINED and not sheet.has(f)})
     if unknown:
         raise CrmbookError(
@@ -285,6 +293,7 @@ def plan_import(
         for i in full.issues
         if not (i.code == "required" and i.column == sheet.key and sheet.id_prefix)
     ]
+    progress(f"Matching with {len(existing):,} {sheet.name.lower()}", 0, 0)
     typed["match"] = match_existing(typed, existing) if sheet.name == "Customers" else None
     if sheet.key in typed and sheet.name != "Customers":
         known = set(existing[sheet.key].dropna().astype(str))
@@ -387,8 +396,11 @@ def match_existing(records: pd.DataFrame, customers: pd.DataFrame) -> pd.Series:
     return pd.Series(out, index=records.index, dtype=object)
 
 
-def apply_import(book, plan: ImportPlan, sheet: Sheet) -> tuple[list[str], list[str]]:
+def apply_import(
+    book, plan: ImportPlan, sheet: Sheet, progress: Progress | None = None
+) -> tuple[list[str], list[str]]:
     """Add the new records and update the matched ones with the values the source has."""
+    progress = progress or _quiet
     fields = [f for f in dict.fromkeys(plan.mapping.values()) if f != JOINED]
     if JOINED in plan.mapping.values() or "name-from-email" in {i.code for i in plan.issues}:
         fields.append("name")
@@ -399,7 +411,9 @@ def apply_import(book, plan: ImportPlan, sheet: Sheet) -> tuple[list[str], list[
     fields = list(dict.fromkeys([*fields, *plan.keep]))
     tags = [f for f in fields if sheet.has(f) and sheet.field(f).type == "tags"]
     updated = []
-    for _, r in plan.updates.iterrows():
+    updates = plan.updates
+    for done, (_, r) in enumerate(updates.iterrows()):
+        progress("Updating matched records", done, len(updates))
         values = {f: r[f] for f in fields if f != sheet.key and not _missing(r[f])}
         if r[NAMED_FROM_EMAIL]:
             values.pop("name", None)
@@ -418,13 +432,23 @@ def apply_import(book, plan: ImportPlan, sheet: Sheet) -> tuple[list[str], list[
         if changed:
             table.update(r["match"], **changed)
             updated.append(r["match"])
+    if len(updates):
+        progress("Updating matched records", len(updates), len(updates))
     new = plan.new
+    if len(new):
+        progress("Adding new records", 0, len(new))
     rows = [
         {f: (None if _missing(r[f]) else r[f]) for f in fields if f != "id" or not sheet.id_prefix}
         for _, r in new.iterrows()
     ]
     added = table.add_many(rows) if rows else []
+    if len(new):
+        progress("Adding new records", len(new), len(new))
     return added, updated
+
+
+def _quiet(step: str, done: int, total: int) -> None:
+    """Where progress goes when nobody shows it."""
 
 
 def _joined_tags(current: object, new: str) -> str:
