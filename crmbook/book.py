@@ -177,7 +177,7 @@ class Table:
 
     @property
     def keeps_user_columns(self) -> bool:
-        """Whether the storage keeps user columns (a workbook does, a database does not)."""
+        """Whether the storage keeps user columns (a workbook and a database do)."""
         return self.book.storage.user_columns
 
     def add_column(self, name: str) -> str:
@@ -185,7 +185,7 @@ class Table:
         name = " ".join(str(name).split())
         if not self.keeps_user_columns:
             raise CrmbookError(
-                f"a database keeps only crmbook's columns; cannot add the column {name!r} "
+                f"{self.book.location} keeps only crmbook's columns; cannot add {name!r} "
                 f"to {self.sheet.name}"
             )
         taken = {header_key(f.name) for f in self.sheet.fields} | {

@@ -121,3 +121,70 @@ def test_random_records_survive_the_round_trip(tmp_path, customers, sales, when)
     database = copy_book(source, f"sqlite:///{folder / 'a.db'}").book
     back = copy_book(crmbook.open(database.location), folder / "b.xlsx").book
     assert_same_records(source, crmbook.open(back.path))
+
+
+def test_columns_of_the_users_own_go_to_the_database_and_back(
+    demo_workbook, database_url, tmp_path
+):
+    """Columns added to a sheet (in Excel, or by import --keep) keep their values and kinds
+    through workbook -> database -> workbook, and change in the database like any field."""
+    import openpyxl
+
+    book = crmbook.open(demo_workbook)
+    first, second, third = book.customers.df["id"].iloc[:3]
+    for column in ("Lieblingsfarbe", "Punkte", "Kunde seit", "VIP"):
+        book.customers.add_column(column)
+    book.customers.update(first, Lieblingsfarbe="Grün ✓", Punkte=42, VIP=True)
+    book.customers.update(second, Punkte=2.5, **{"Kunde seit": pd.Timestamp("2019-04-01")})
+    book.customers.update(third, Lieblingsfarbe="=1+1", VIP=False)
+    book.save()
+    source = crmbook.open(demo_workbook)
+    copied = copy_book(source, database_url)
+    assert copied.left_behind == []
+    database = crmbook.open(database_url)
+    customers = database.customers
+    assert customers.user_columns == ["Lieblingsfarbe", "Punkte", "Kunde seit", "VIP"]
+    kept = customers.df.set_index("id")
+    assert kept.loc[first, ["Lieblingsfarbe", "Punkte", "VIP"]].tolist() == ["Grün ✓", 42, True]
+    assert kept.loc[second, "Punkte"] == 2.5
+    assert kept.loc[third, ["Lieblingsfarbe", "VIP"]].tolist() == ["=1+1", False]
+    mine = source.customers.df.set_index("id")[customers.user_columns]
+    for column in customers.user_columns:  # every value as the workbook had it
+        assert kept[column].dropna().to_dict() == mine[column].dropna().to_dict(), column
+    customers.update(first, Punkte=43, **{"Kunde seit": pd.Timestamp("2020-02-29 10:30")})
+    customers.add(name="Neu im Buch", Lieblingsfarbe="Blau")
+    database.save()
+    again = crmbook.open(database_url).customers.get(first)
+    assert again["Kunde seit"] == pd.Timestamp("2020-02-29 10:30") and again["Punkte"] == 43
+    back = copy_book(crmbook.open(database_url), tmp_path / "back.xlsx").book
+    sheet = openpyxl.load_workbook(back.path)["Customers"]  # read by another reader
+    rows = sheet.iter_rows(values_only=True)
+    header = list(next(rows))
+    assert header[-4:] == ["Lieblingsfarbe", "Punkte", "Kunde seit", "VIP"]
+    cells = {row[0]: dict(zip(header, row, strict=True)) for row in rows}
+    assert (cells[first]["Lieblingsfarbe"], cells[first]["Punkte"], cells[first]["VIP"]) == (
+        "Grün ✓",
+        43,
+        True,
+    )
+    assert cells[second]["Punkte"] == 2.5
+    assert cells[third]["Lieblingsfarbe"] == "=1+1"  # text, never a formula
+    newest = next(c for c in cells.values() if c["name"] == "Neu im Buch")
+    assert newest["Lieblingsfarbe"] == "Blau"
+
+
+def test_a_changed_value_of_a_users_column_is_not_overwritten_unseen(demo_workbook, tmp_path):
+    url = f"sqlite:///{tmp_path / 'crm.db'}"
+    book = crmbook.open(demo_workbook)
+    first = book.customers.df["id"].iloc[0]
+    book.customers.add_column("Lieblingsfarbe")
+    book.customers.update(first, Lieblingsfarbe="Rot")
+    book.save()
+    copy_book(crmbook.open(demo_workbook), url)
+    mine, theirs = crmbook.open(url), crmbook.open(url)
+    mine.customers.update(first, Lieblingsfarbe="Blau")
+    theirs.customers.update(first, Lieblingsfarbe="Gelb")
+    mine.save()
+    with pytest.raises(crmbook.SaveRefusedError, match="Lieblingsfarbe of customer"):
+        theirs.save()
+    assert crmbook.open(url).customers.get(first)["Lieblingsfarbe"] == "Blau"

@@ -197,7 +197,7 @@ def import_(
         progress(f"Reading {source.name}", 0, 0)
         ready = prepare(open_source(source), sheet, maps, keep, table.keeps_user_columns)
         if ready.keep and not table.keeps_user_columns:
-            raise CrmbookError("--keep needs a workbook: a database keeps only crmbook's columns")
+            raise CrmbookError(f"--keep: {file} keeps only crmbook's columns")
         keys = {f.ref: book.table(f.ref).keys for f in sheet.fields if f.ref}
         plan = plan_import(
             ready.frame,

@@ -426,7 +426,7 @@ def apply_import(
             for column in [c for c in values if not sheet.has(c) and c not in current]:
                 if table.keeps_user_columns:
                     table.add_column(column)
-                else:  # a database: the change log keeps the value replaced
+                else:  # a store of crmbook's columns only: the change log keeps it
                     values.pop(column)
         changed = {f: v for f, v in values.items() if _missing(current.get(f)) or current[f] != v}
         if changed:

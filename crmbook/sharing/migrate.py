@@ -3,9 +3,10 @@
 Everything the schema describes goes across unchanged: every record with its id, the Lists
 (with the stage probabilities), the id counters (ids are never given out twice, also after the
 move), the book's identity and language, the change log, which gains one line saying where
-the records came from, and the outbox journal (no message goes twice, also after the move).
-What the schema does not describe (the user's own sheets and columns, charts, formatting)
-stays in the workbook it was made in; the result lists it.
+the records came from, the outbox journal (no message goes twice, also after the move), and the
+columns a person added to a sheet (in Excel, or by import --keep) with their values. What the
+schema does not describe otherwise (the user's own sheets, charts, formatting) stays in the
+workbook it was made in; the result lists it.
 """
 
 from __future__ import annotations
@@ -55,14 +56,8 @@ def copy_book(
         )
     schema = source.schema
     frames = {s.name: source.table(s.name).df for s in schema.reference_order()}
-    left_behind = [
-        f"column {column!r} of {name}"
-        for name, frame in frames.items()
-        for column in frame.columns
-        if not schema.sheet(name).has(column)
-    ]
     owned = {*schema.owned_sheet_names, schema.dashboard_sheet}
-    left_behind += [f"sheet {n!r}" for n in source.sheet_names if n not in owned]
+    left_behind = [f"sheet {n!r}" for n in source.sheet_names if n not in owned]
     lang = source.words.lang
     if is_database_url(target):
         meta = {
@@ -94,7 +89,11 @@ def copy_book(
     records = {}
     for name, frame in frames.items():
         sheet = schema.sheet(name)
-        book.table(name).add_many(frame[sheet.columns], keep_ids=True)
+        table = book.table(name)
+        own = source.table(name).user_columns
+        for column in own:
+            table.add_column(column)
+        table.add_many(frame[[*sheet.columns, *own]], keep_ids=True)
         records[name] = len(frame)
         next_id = int(source.meta.get(f"next_id.{name}", 0) or 0)
         if sheet.id_prefix and next_id > 1:

@@ -7,7 +7,8 @@ vocabularies as CHECK constraints, required fields NOT NULL. Around them: `crmbo
 (the workbook's hidden sheet), `crmbook_lists` (the Lists sheet), `crmbook_counters` (the next
 id of each sheet, handed out under a row lock so two people never get the same id) and `log`
 (the change log). Every table keeps `row_no`, the order records were added in, so a
-workbook exported again lists them as before.
+workbook exported again lists them as before. The columns a person added to a sheet live
+beside the tables (storage/sql_user_columns.py).
 
 A save is one transaction that inserts the new records, deletes the deleted ones and updates
 only the fields that changed, each only if it still holds the value that was read: two people
@@ -35,6 +36,7 @@ from crmbook.io.scrub import pattern, scrub
 from crmbook.languages import ENGLISH
 from crmbook.lists import lists_columns
 from crmbook.schema import SCHEMA_VERSION, Schema, Sheet
+from crmbook.storage import sql_user_columns as own_columns
 from crmbook.storage.base import Saved, Storage
 from crmbook.storage.changes import Changes, SheetChanges
 from crmbook.storage.sql_journal import OUTBOX_TABLE, SqlJournal
@@ -159,6 +161,7 @@ def metadata(
         sa.Column("sheet", sa.Text, primary_key=True),
         sa.Column("next_id", sa.BigInteger, nullable=False),
     )
+    own_columns.define(md)
     return md
 
 
@@ -249,6 +252,7 @@ class SqlStorage(Storage):
     """A crmbook database at a SQLAlchemy URL."""
 
     guards_ids = True
+    user_columns = True
 
     def __init__(self, location: str, schema: Schema):
         super().__init__(schema)
@@ -294,7 +298,9 @@ class SqlStorage(Storage):
         named = {table_name(s): s.name for s in self.schema.sheets}
         named |= {META_TABLE: self.schema.meta_sheet, LISTS_TABLE: self.schema.lists_sheet}
         return [named[t] for t in named if t in self._present] + sorted(
-            t for t in self._present if t not in named and t not in (COUNTERS_TABLE, OUTBOX_TABLE)
+            t
+            for t in self._present
+            if t not in named and t not in (COUNTERS_TABLE, OUTBOX_TABLE, *own_columns.TABLES)
         )
 
     # ------------------------------------------------------------ reading
@@ -318,6 +324,9 @@ class SqlStorage(Storage):
         for f in sheet.fields:
             if f.type in ("date", "datetime") and f.name in frame:
                 frame[f.name] = pd.to_datetime(frame[f.name]).astype("datetime64[us]")
+        if self._keeps_own_columns():
+            with self.engine.connect() as conn:
+                frame = own_columns.read(conn, self.md, sheet, frame)
         return _raw_sheet(name, frame)
 
     def _fetch_arrow(self, query) -> pd.DataFrame:
@@ -366,7 +375,16 @@ class SqlStorage(Storage):
         return _raw_sheet(name, frame)
 
     def columns(self, name: str) -> list[str]:
-        return list(self.schema.sheet(name).columns)
+        sheet = self.schema.sheet(name)
+        if not self._keeps_own_columns():
+            return list(sheet.columns)
+        with self.engine.connect() as conn:
+            return [*sheet.columns, *own_columns.headings(conn, self.md, sheet.name)]
+
+    def _keeps_own_columns(self) -> bool:
+        """Whether the database has the user columns' tables (one made before them has not,
+        until its next save)."""
+        return set(own_columns.TABLES) <= self._present
 
     def keys(self, name: str) -> np.ndarray:
         sheet = self.schema.sheet(name)
@@ -420,6 +438,9 @@ class SqlStorage(Storage):
             )
         try:
             with self.engine.begin() as conn:
+                if not self._keeps_own_columns():
+                    for name in own_columns.TABLES:
+                        self.md.tables[name].create(conn, checkfirst=True)
                 if changes.lists is not None:  # first: PostgreSQL alters checks before new rows
                     numbers = changes.list_numbers or {}
                     stored = lists_columns(self.schema, changes.lists, numbers, ENGLISH)
@@ -442,6 +463,7 @@ class SqlStorage(Storage):
                 for reference in self.references_to_add:
                     conn.execute(sa.schema.AddConstraint(reference))
             self.references_to_add = []
+            self._present |= set(own_columns.TABLES)
         except IntegrityError as e:
             reason = _reason(e)
             hint = (
@@ -477,7 +499,10 @@ class SqlStorage(Storage):
         deleted = list(changed.deleted)
         for start in range(0, len(deleted), BATCH):
             conn.execute(table.delete().where(key.in_(deleted[start : start + BATCH])))
-        for record, fields in changed.updated.items():
+        for record, changes_of_record in changed.updated.items():
+            fields = {n: v for n, v in changes_of_record.items() if sheet.has(n)}
+            if not fields:  # only the sheet's own columns changed: own_columns.save
+                continue
             checked = [
                 table.c[name].is_not_distinct_from(_value(sheet, name, old))
                 for name, (old, _) in fields.items()
@@ -493,6 +518,15 @@ class SqlStorage(Storage):
                 raise SaveRefusedError(self._conflict(conn, sheet, record, old))
         if len(changed.appended):
             self.insert(conn, sheet, changed.appended)
+        own_columns.save(
+            conn,
+            self.md,
+            sheet,
+            changed.added_columns,
+            changed.updated,
+            deleted,
+            changed.appended,
+        )
 
     def _conflict(self, conn: Connection, sheet: Sheet, record: str, old: dict) -> str:
         table = self.md.tables[table_name(sheet)]
