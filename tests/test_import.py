@@ -134,5 +134,6 @@ def test_the_progress_bars_stay_out_of_pipes(tmp_path):
     source.write_text(SOURCE, encoding="utf-8")
     result = CliRunner().invoke(main, ["import", str(path), str(source), "--yes"])
     assert result.exit_code == 0, result.output
+    assert not result.output.startswith("\n")  # not even an empty line of them
     for step in ("Reading", "Checking", "Matching", "Updating", "Saving"):
         assert step not in result.output

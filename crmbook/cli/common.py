@@ -44,6 +44,9 @@ def progress_bars(*, transient: bool = False) -> Iterator[Callable[[str, int, in
         TimeElapsedColumn(),
     )
     console = Console(stderr=True, width=max(120, Console(stderr=True).width))
+    if transient and not console.is_terminal:
+        yield lambda step, done, total: None
+        return
     with Progress(*columns, console=console, transient=transient) as bar:
         tasks: dict[str, int] = {}
 
@@ -341,9 +344,47 @@ def emit_sections(sections: dict[str, pd.DataFrame], fmt: str) -> None:
         emit_report(frame, fmt, title=title.capitalize())
 
 
-OUTBOX_FOLDER = click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+def out_option(
+    help: str, name: str = "out", *, folder: bool = False, required: bool = True, **settings
+):
+    """The --out option of a command that writes a file (or, folder=True, into a folder)."""
+    path = click.Path(file_okay=not folder, dir_okay=folder, path_type=Path)
+    return click.option("--out", name, type=path, required=required, help=help, **settings)
+
+
+def together(*options):
+    """Several options as one decorator, listed by --help in the order given."""
+
+    def apply(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return apply
+
+
+OUTBOX_FOLDER = out_option(
+    "folder for .eml and SMS CSV files [default: FILE's name + -outbox]",
+    folder=True,
+    required=False,
+)
+USER = click.option(
+    "--user",
     default=None,
-    help="folder for .eml and SMS CSV files [default: FILE's name + -outbox]",
+    help="your name for the change log [default: $CRMBOOK_USER or login]",
+)
+FORCE_SAVE = click.option("--force", is_flag=True, help="save even if the file looks open in Excel")
+DRY_RUN = click.option(
+    "--dry-run", is_flag=True, help="show every message; send nothing, change nothing"
+)
+# Which customers: a saved segment, rules, or both (every rule of both must hold).
+CUSTOMERS_CHOSEN = together(
+    click.option(
+        "--segment", "segment_name", default=None, help="the customers of this saved segment"
+    ),
+    click.option(
+        "--rules",
+        multiple=True,
+        help="the customers these segment rules select, e.g. --rules 'city=Berlin stage=loyal'",
+    ),
 )
