@@ -154,7 +154,7 @@ class Table:
         """Every key in the sheet (read cheaply when the sheet is not loaded yet)."""
         if self._typed is None:
             return self._existing_keys()
-        return set(self.df[self.sheet.key].dropna())
+        return set(self.df[self.sheet.key].dropna().tolist())  # Arrow hands over in C
 
     def _existing_keys(self) -> set[str]:
         """The keys in the sheet and not yet saved; an unloaded sheet is read but not typed.
