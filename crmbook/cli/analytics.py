@@ -14,6 +14,8 @@ import crmbook
 from crmbook.cli import main
 from crmbook.cli.common import (
     FILE,
+    FORCE_SAVE,
+    USER,
     OutputFile,
     _cell,
     _console,
@@ -177,8 +179,8 @@ def _print_card(found) -> None:
     default=None,
     help="also write them to a sheet of this name in the CRM workbook (replaced on each run)",
 )
-@click.option("--user", default=None, help="your name for the change log of --save")
-@click.option("--force", is_flag=True, help="save even if the file looks open in Excel")
+@USER
+@FORCE_SAVE
 @_today_option
 @output_option
 @handle_errors

@@ -347,8 +347,9 @@ def emit_sections(sections: dict[str, pd.DataFrame], fmt: str) -> None:
 def out_option(
     help: str, name: str = "out", *, folder: bool = False, required: bool = True, **settings
 ):
-    """The --out option of a command that writes a file (or, folder=True, into a folder)."""
-    path = click.Path(file_okay=not folder, dir_okay=folder, path_type=Path)
+    """The --out option of a command that writes a file (its folder made when missing), or
+    with folder=True the folder it writes into."""
+    path = click.Path(file_okay=False, path_type=Path) if folder else OutputFile()
     return click.option("--out", name, type=path, required=required, help=help, **settings)
 
 

@@ -12,40 +12,39 @@ import pandas as pd
 import crmbook
 from crmbook.cli import main
 from crmbook.cli.common import (
+    CUSTOMERS_CHOSEN,
+    DRY_RUN,
     FILE,
+    FORCE_SAVE,
     OUTBOX_FOLDER,
-    OutputFile,
+    USER,
     _day,
     _today_option,
     emit,
     emit_report,
     handle_errors,
+    out_option,
     output_option,
     rows_for_people,
     tell_hidden,
+    together,
 )
 from crmbook.errors import CrmbookError
 from crmbook.schema import SCHEMA
 
-
-def _mail_options(command):
-    """--config, --user and --force of the commands that send and log."""
-    for option in reversed(
-        [
-            click.option(
-                "--config",
-                "config_path",
-                type=click.Path(dir_okay=False, path_type=Path),
-                default=None,
-                help="mail settings [default: crmbook.toml beside FILE, else "
-                "~/.config/crmbook/config.toml; CRMBOOK_SMTP_* variables override]",
-            ),
-            click.option("--user", default=None, help="your name for the change log"),
-            click.option("--force", is_flag=True, help="save even if the file looks open in Excel"),
-        ]
-    ):
-        command = option(command)
-    return command
+# --config, --user and --force of the commands that send and log.
+_mail_options = together(
+    click.option(
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        help="mail settings [default: crmbook.toml beside FILE, else "
+        "~/.config/crmbook/config.toml; CRMBOOK_SMTP_* variables override]",
+    ),
+    USER,
+    FORCE_SAVE,
+)
 
 
 def _print_preview(preview: pd.DataFrame) -> None:
@@ -107,11 +106,8 @@ def _report_sending(preview, skipped, delivery, notes, fmt: str, dry_run: bool) 
 @main.command()
 @FILE
 @click.option("--template", "template", required=True, help="the template's name (Templates sheet)")
-@click.option("--segment", "segment_name", default=None, help="the customers of this saved segment")
-@click.option(
-    "--rules", default=None, help='the customers these rules select, e.g. "stage=loyal city=Berlin"'
-)
-@click.option("--dry-run", is_flag=True, help="show every message; send nothing, change nothing")
+@CUSTOMERS_CHOSEN
+@DRY_RUN
 @click.option(
     "--via",
     type=click.Choice(["smtp", "eml", "sms-csv", "http"]),
@@ -145,7 +141,7 @@ def mail(
     file: Path,
     template: str,
     segment_name: str | None,
-    rules: str | None,
+    rules: tuple[str, ...],
     dry_run: bool,
     via: str | None,
     out: Path | None,
@@ -176,7 +172,7 @@ def mail(
         today=_day(book, today),
         config=with_rate(load_config(book.path, config_path), rate),
         segment=segment_name,
-        rules=rules,
+        rules=list(rules) or None,
         via=via,
         out=out,
         dry_run=dry_run,
@@ -196,8 +192,8 @@ def mail(
     default=None,
     help="a CSV or text file of addresses, e.g. your mail provider's bounces",
 )
-@click.option("--user", default=None, help="your name for the change log")
-@click.option("--force", is_flag=True, help="save even if the file looks open in Excel")
+@USER
+@FORCE_SAVE
 @_today_option
 @output_option
 @handle_errors
@@ -253,7 +249,7 @@ def unsubscribe(
     show_default=True,
     help="also list the reminders of this many days ahead in the digest",
 )
-@click.option("--dry-run", is_flag=True, help="show every message; send nothing, change nothing")
+@DRY_RUN
 @_mail_options
 @_today_option
 @output_option
@@ -298,12 +294,7 @@ def daily(
 
 @main.command()
 @FILE
-@click.option(
-    "--out",
-    type=OutputFile(),
-    required=True,
-    help="the calendar file to write, e.g. tasks.ics",
-)
+@out_option("the calendar file to write, e.g. tasks.ics")
 @click.option("--owner", default=None, help="only the tasks and follow-ups of this person")
 @_today_option
 @handle_errors

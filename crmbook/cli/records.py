@@ -13,7 +13,9 @@ import crmbook
 from crmbook.cli import main
 from crmbook.cli.common import (
     FILE,
+    FORCE_SAVE,
     NEW_FILE,
+    USER,
     _today_option,
     emit,
     handle_errors,
@@ -165,15 +167,7 @@ def _add_command(sheet):
     command.__doc__ = f"Add one {sheet.entity} to FILE ({sheet.help})."
     for field in reversed([f for f in sheet.fields if not f.auto]):
         command = _option_for(field)(command)
-    command = click.option(
-        "--force", is_flag=True, help="save even if the file looks open in Excel"
-    )(command)
-    command = click.option(
-        "--user",
-        default=None,
-        help="your name for the change log [default: $CRMBOOK_USER or login]",
-    )(command)
-    command = FILE(command)
+    command = FILE(USER(FORCE_SAVE(command)))
     return add.command(name=sheet.entity)(command)
 
 

@@ -10,7 +10,6 @@ import crmbook
 from crmbook.cli import main
 from crmbook.cli.common import (
     FILE,
-    OutputFile,
     _day,
     _frames,
     _period_options,
@@ -19,6 +18,7 @@ from crmbook.cli.common import (
     emit_report,
     emit_sections,
     handle_errors,
+    out_option,
     output_option,
 )
 from crmbook.errors import CrmbookError
@@ -116,12 +116,7 @@ def _period(date_from, date_to) -> str:
 
 @report.command(name="all")
 @FILE
-@click.option(
-    "--out",
-    type=OutputFile(),
-    required=True,
-    help="the report workbook to write, e.g. report.xlsx",
-)
+@out_option("the report workbook to write, e.g. report.xlsx")
 @click.option(
     "--png",
     type=click.Path(file_okay=False, path_type=Path),

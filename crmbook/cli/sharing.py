@@ -13,12 +13,16 @@ import pandas as pd
 import crmbook
 from crmbook.cli import main
 from crmbook.cli.common import (
+    CUSTOMERS_CHOSEN,
     FILE,
+    FORCE_SAVE,
+    USER,
     OutputFile,
     all_rows_option,
     echo_lines,
     emit,
     handle_errors,
+    out_option,
     output_option,
     progress_bars,
 )
@@ -35,12 +39,7 @@ from crmbook.sharing.contact_export import FORMATS as CONTACT_FORMATS
     default=None,
     help="the original both copies were made from [default: known from their save state]",
 )
-@click.option(
-    "--out",
-    type=OutputFile(),
-    required=True,
-    help="the merged workbook to write (MINE and THEIRS are not changed)",
-)
+@out_option("the merged workbook to write (MINE and THEIRS are not changed)")
 @click.option(
     "--prefer",
     type=click.Choice(["mine", "theirs", "newest"]),
@@ -51,7 +50,7 @@ from crmbook.sharing.contact_export import FORMATS as CONTACT_FORMATS
 @click.option(
     "--password", default=None, help="the password of copies that are encrypted (crmbook share)"
 )
-@click.option("--user", default=None, help="your name for the change log")
+@USER
 @output_option
 @handle_errors
 def merge(
@@ -117,8 +116,8 @@ def merge(
     default=None,
     help="decide every conflict whose take column is still empty",
 )
-@click.option("--user", default=None, help="your name for the change log")
-@click.option("--force", is_flag=True, help="save even if the file looks open in Excel")
+@USER
+@FORCE_SAVE
 @all_rows_option
 @handle_errors
 def resolve(file: Path, take: str | None, user: str | None, force: bool) -> None:
@@ -161,8 +160,8 @@ def resolve(file: Path, take: str | None, user: str | None, force: bool) -> None
     show_default=True,
     help="how to read text dates like 03/04/2024",
 )
-@click.option("--user", default=None, help="your name for the change log")
-@click.option("--force", is_flag=True, help="save even if the file looks open in Excel")
+@USER
+@FORCE_SAVE
 @all_rows_option
 @handle_errors
 def import_(
@@ -262,26 +261,15 @@ def import_(
     help="workbook: the whole book as a new workbook; vcard, google-csv, outlook-csv: the "
     "customers for a phone, Google Contacts or Outlook",
 )
-@click.option("--segment", "saved", default=None, help="only the customers of this saved segment")
-@click.option(
-    "--rules",
-    multiple=True,
-    help="only the customers these segment rules select, e.g. --rules 'city=Berlin stage=loyal'",
-)
-@click.option(
-    "--out",
-    "out_option",
-    type=OutputFile(),
-    default=None,
-    help="the file to write (or give it as OUT)",
-)
+@CUSTOMERS_CHOSEN
+@out_option("the file to write (or give it as OUT)", "out_option", required=False)
 @click.option("--force", is_flag=True, help="overwrite the file if it exists")
 @handle_errors
 def export(
     file: Path | str,
     out: Path | None,
     fmt: str,
-    saved: str | None,
+    segment_name: str | None,
     rules: tuple[str, ...],
     out_option: Path | None,
     force: bool,
@@ -305,7 +293,7 @@ def export(
     if target is None:
         raise CrmbookError("give the file to write: crmbook export FILE OUT, or --out PATH")
     if fmt == "workbook":
-        if saved or rules:
+        if segment_name or rules:
             raise CrmbookError(
                 "a workbook export copies the whole book; for the customers of a segment use "
                 "--format vcard|google-csv|outlook-csv, or crmbook segment --xlsx PATH"
@@ -323,7 +311,7 @@ def export(
     frames = {
         name: book.table(name).df for name in ("Customers", "Interactions", "Sales", "Segments")
     }
-    parsed = parse_rules(saved_rules(frames["Segments"], saved)) if saved else []
+    parsed = parse_rules(saved_rules(frames["Segments"], segment_name)) if segment_name else []
     parsed += parse_rules(list(rules))
     customers = segment_customers(frames, parsed, book.today()) if parsed else frames["Customers"]
     written = export_contacts(customers, fmt, target)
@@ -353,8 +341,8 @@ def export(
     metavar="KEEP DROP",
     help="merge customer DROP into KEEP: history re-pointed, empty fields filled, DROP removed",
 )
-@click.option("--user", default=None, help="your name for the change log")
-@click.option("--force", is_flag=True, help="save even if the file looks open in Excel")
+@USER
+@FORCE_SAVE
 @output_option
 @handle_errors
 def dedupe(
@@ -391,18 +379,13 @@ def dedupe(
 
 @main.command()
 @FILE
-@click.option(
-    "--out",
-    type=OutputFile(),
-    required=True,
-    help="the copy to mail, e.g. shared.xlsx",
-)
+@out_option("the copy to mail, e.g. shared.xlsx")
 @click.option(
     "--password",
     default=None,
     help="encrypt the copy: Excel and LibreOffice ask for this password [default: no password]",
 )
-@click.option("--user", default=None, help="your name for the change log")
+@USER
 @handle_errors
 def share(file: Path, out: Path, password: str | None, user: str | None) -> None:
     """Write a copy of FILE to mail, optionally password-protected, ready to merge back.
@@ -425,14 +408,14 @@ def person() -> None:
 @person.command(name="export")
 @FILE
 @click.argument("customer")
-@click.option(
-    "--out",
-    type=click.Path(file_okay=False, path_type=Path),
+@out_option(
+    "the folder for CUSTOMER.json and CUSTOMER.xlsx",
+    folder=True,
+    required=False,
     default=Path("."),
     show_default=True,
-    help="the folder for CUSTOMER.json and CUSTOMER.xlsx",
 )
-@click.option("--user", default=None, help="your name for the change log")
+@USER
 @handle_errors
 def person_export(file: Path, customer: str, out: Path, user: str | None) -> None:
     """Write everything FILE holds about one customer as JSON and as a workbook."""
@@ -453,7 +436,7 @@ def person_export(file: Path, customer: str, out: Path, user: str | None) -> Non
     help="keep the record without anything that identifies the person (city, stage... stay)",
 )
 @click.option("--yes", is_flag=True, help="do not ask for confirmation")
-@click.option("--user", default=None, help="your name for the change log")
+@USER
 @handle_errors
 def person_erase(file: Path, customer: str, anonymise: bool, yes: bool, user: str | None) -> None:
     """Erase (or --anonymise) one customer everywhere, keeping the sales figures.

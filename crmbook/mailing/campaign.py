@@ -10,7 +10,7 @@ Planning is pure (frames in, messages out); sending goes through the outbox jour
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -58,7 +58,7 @@ def select_customers(
     today: dt.date,
     *,
     segment: str | None = None,
-    rules: str | None = None,
+    rules: str | Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """The customers of a saved segment and/or rules (both: every rule of both must hold)."""
     from crmbook.analytics.segments import parse_rules, saved_rules, segment_customers
@@ -180,7 +180,7 @@ def mail(
     today: dt.date,
     config: MailConfig,
     segment: str | None = None,
-    rules: str | None = None,
+    rules: str | Sequence[str] | None = None,
     via: str | None = None,
     out: Path | None = None,
     dry_run: bool = False,
