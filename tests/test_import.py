@@ -120,9 +120,10 @@ def test_a_long_import_says_where_it_is(tmp_path):
     steps.clear()
     apply_import(book, plan, CUSTOMERS, lambda *step: steps.append(step))
     assert steps == [
-        ("Updating matched records", 0, 2),
-        ("Updating matched records", 1, 2),
-        ("Updating matched records", 2, 2),
+        ("Comparing matched records", 0, 2),
+        ("Comparing matched records", 1, 2),
+        ("Comparing matched records", 2, 2),
+        ("Updating 2 records", 0, 0),
         ("Adding new records", 0, 1),
         ("Adding new records", 1, 1),
     ]

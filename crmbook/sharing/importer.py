@@ -410,30 +410,35 @@ def apply_import(
             table.add_column(column)
     fields = list(dict.fromkeys([*fields, *plan.keep]))
     tags = [f for f in fields if sheet.has(f) and sheet.field(f).type == "tags"]
-    updated = []
+    records = table.df.drop_duplicates(sheet.key).set_index(sheet.key, drop=False)
+    changes: dict[str, dict[str, object]] = {}  # all applied at once: update_many
     updates = plan.updates
     for done, (_, r) in enumerate(updates.iterrows()):
-        progress("Updating matched records", done, len(updates))
+        progress("Comparing matched records", done, len(updates))
+        key = r["match"]
         values = {f: r[f] for f in fields if f != sheet.key and not _missing(r[f])}
         if r[NAMED_FROM_EMAIL]:
             values.pop("name", None)
-        current = table.get(r["match"])
+        current = {**records.loc[key].to_dict(), **changes.get(key, {})}
         for name in tags:  # tags from the source are added to the customer's own
             if name in values:
                 values[name] = _joined_tags(current.get(name), values[name])
         if sheet.name == "Customers":
             values = keep_replaced(current, values)
-            for column in [c for c in values if not sheet.has(c) and c not in current]:
+            for column in [c for c in values if not sheet.has(c) and c not in table.df]:
                 if table.keeps_user_columns:
                     table.add_column(column)
                 else:  # a store of crmbook's columns only: the change log keeps it
                     values.pop(column)
         changed = {f: v for f, v in values.items() if _missing(current.get(f)) or current[f] != v}
         if changed:
-            table.update(r["match"], **changed)
-            updated.append(r["match"])
+            changes.setdefault(key, {}).update(changed)
     if len(updates):
-        progress("Updating matched records", len(updates), len(updates))
+        progress("Comparing matched records", len(updates), len(updates))
+    if changes:
+        progress(f"Updating {len(changes):,} records", 0, 0)
+        table.update_many(changes)
+    updated = list(changes)
     new = plan.new
     if len(new):
         progress("Adding new records", 0, len(new))
