@@ -420,7 +420,7 @@ class Table:
         key = self.sheet.key
         if not self.sheet.id_prefix or is_new:
             existing = self._existing_keys() - set(ignore_keys)
-            clash = new[key][new[key].isin(existing)]
+            clash = new[key][new[key].astype(object).isin(existing)]  # Arrow's isin is slow
             for value in clash:
                 checker.add(
                     "duplicate",

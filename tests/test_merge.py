@@ -277,6 +277,24 @@ def test_cli_merge_with_base_conflicts_deletions_and_same_new_ids(tmp_path):
     assert _customers(out).loc["C-000001", "city"] == "Munich"
 
 
+def test_new_calls_with_one_id_for_each_sides_new_customer_are_both_kept(tmp_path):
+    base = _base(tmp_path / "base.xlsx")
+    mine, theirs = _copy(base, "mine.xlsx"), _copy(base, "theirs.xlsx")
+    for path, name in ((mine, "Dora Mine"), (theirs, "Emil Theirs")):
+        book = crmbook.open(path, user=USER)
+        new = book.customers.add(name=name)  # C-000004 on both sides
+        book.interactions.add(customer_id=new, when="2024-06-01 09:00", channel="call")
+        book.save()
+    result = merge_books(mine, theirs, tmp_path / "m.xlsx", user=USER)
+    assert not result.conflicts
+    assert result.renumbered == {
+        "Customers": {"C-000004": "C-000005"},
+        "Interactions": {"I-000003": "I-000004"},
+    }
+    calls = crmbook.open(result.path).interactions.df.set_index("id")
+    assert calls.loc[["I-000003", "I-000004"], "customer_id"].tolist() == ["C-000004", "C-000005"]
+
+
 def test_prefer_theirs_and_resolve_api(tmp_path):
     base = _base(tmp_path / "base.xlsx")
     mine, theirs = _copy(base, "mine.xlsx"), _copy(base, "theirs.xlsx")

@@ -22,7 +22,7 @@ import pandas as pd
 from crmbook.schema import Schema, Sheet
 from crmbook.storage.hashes import column_hashes, short
 from crmbook.storage.legacy_state import hash_number, legacy_ancestor, read_store, value_hash
-from crmbook.storage.state import UNKNOWN, SaveState, merged_fields, record_sheets
+from crmbook.storage.state import UNKNOWN, SaveState, key_index, merged_fields, record_sheets
 
 
 def short_codes(values: pd.Series) -> np.ndarray:
@@ -140,7 +140,7 @@ def ancestor_from_frames(frames: dict[str, pd.DataFrame], schema: Schema) -> Anc
         if frame is None or sheet.key not in frame:
             continue
         keyed = frame[frame[sheet.key].notna()]
-        keys = pd.Index(keyed[sheet.key].astype(str).str.strip().to_numpy(dtype=object))
+        keys = key_index(keyed[sheet.key].astype(str).str.strip())
         codes = {n: full_codes(keyed[n]) for n in merged_fields(sheet) if n in keyed}
         coded = pd.DataFrame(codes, index=keys)
         out[sheet.name] = coded[~coded.index.duplicated()]

@@ -19,11 +19,13 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from crmbook.schema import Schema, Sheet
 from crmbook.sharing.ancestor import Ancestor
 from crmbook.storage.hashes import canonical_column, canonical_value
-from crmbook.storage.state import UNKNOWN, merged_fields
+from crmbook.storage.state import UNKNOWN, key_index, merged_fields
 
 RECORD = "(record)"  # the field of a conflict about a whole record (deleted on one side)
 PREFER = ("mine", "theirs", "newest")
@@ -69,7 +71,7 @@ def _plain(value: object) -> object:
 def _indexed(frame: pd.DataFrame, key: str) -> pd.DataFrame:
     keys = frame[key].astype("str").str.strip()
     keep = (frame[key].notna() & ~keys.duplicated()).to_numpy()
-    return frame[keep].set_axis(pd.Index(keys[keep].to_numpy(dtype=object)), axis=0)
+    return frame[keep].set_axis(key_index(keys[keep]), axis=0)
 
 
 def differ(a: pd.Series, b: pd.Series) -> np.ndarray:
@@ -235,14 +237,43 @@ def _theirs_newer(m: pd.DataFrame, t: pd.DataFrame) -> np.ndarray:
 
 
 def _numbers(keys: pd.Index) -> np.ndarray:
-    digits = pd.Series(keys, dtype=object).astype(str).str.extract(r"(\d+)$")[0]
-    return pd.to_numeric(digits, errors="coerce").fillna(0).to_numpy(dtype=np.int64)
+    """The number each key ends in (0 for none): C-000123 -> 123."""
+    found = pc.extract_regex(pa.array(keys.astype(str), pa.string()), r"(?P<n>\d+)$")
+    digits = pc.struct_field(found, [0]).to_numpy(zero_copy_only=False)
+    return (
+        pd.to_numeric(pd.Series(digits, dtype=object), errors="coerce")
+        .fillna(0)
+        .to_numpy(dtype=np.int64)
+    )
 
 
-def _same_record(sheet: Sheet, mine: pd.Series, theirs: pd.Series) -> bool:
-    """Two new records with one id are one record when their required fields agree."""
+def _renamed(column: pd.Series, moved: dict[str, str]) -> pd.Series:
+    """`column` with the keys in `moved` replaced (Series.replace is slow on a long column)."""
+    hit = column.astype(object).isin(moved).to_numpy()
+    if not hit.any():
+        return column
+    out = column.astype(object).copy()
+    out[hit] = [moved[v] for v in out[hit]]
+    return out.astype(column.dtype)
+
+
+def _same_records(
+    sheet: Sheet, mine: pd.DataFrame, theirs: pd.DataFrame, moved: dict[str, dict[str, str]]
+) -> np.ndarray:
+    """Per key, whether the new records of both sides with that id are one record: their
+    required fields agree, references compared as THEIRS' after renumbering (two new calls
+    with one id, each for its side's new customer, are two calls)."""
     names = [f.name for f in sheet.fields if f.required] or merged_fields(sheet)
-    return all(canonical_value(mine[n]) == canonical_value(theirs[n]) for n in names)
+    same = np.ones(len(mine), dtype=bool)
+    for name in names:
+        if name not in mine or name not in theirs:
+            continue
+        ref = sheet.field(name).ref
+        values = theirs[name]
+        if ref in moved:
+            values = _renamed(values, moved[ref])
+        same &= ~differ(mine[name], values)
+    return same
 
 
 def renumber(
@@ -254,14 +285,14 @@ def renumber(
 ) -> tuple[dict[str, pd.DataFrame], dict[str, dict[str, str]]]:
     """Give THEIRS' new records that clash with MINE's new ids fresh ids; references follow."""
     moved: dict[str, dict[str, str]] = {}
-    for sheet in schema.entities:
+    for sheet in schema.reference_order():  # a sheet after those it refers to
         if not sheet.id_prefix or sheet.name not in mine or sheet.name not in theirs:
             continue
         m, t = _indexed(mine[sheet.name], "id"), _indexed(theirs[sheet.name], "id")
         base = ancestor.sheet(sheet)
         both = t.index.intersection(m.index, sort=False)
-        both = both[~both.isin(base.index)]
-        clash = [k for k in both if not _same_record(sheet, m.loc[k], t.loc[k])]
+        both = both[~both.isin(key_index(base.index))]
+        clash = list(both[~_same_records(sheet, m.loc[both], t.loc[both], moved)])
         if not clash:
             continue
         start = max(
@@ -280,10 +311,10 @@ def renumber(
         frame = frame.copy()
         sheet = schema.sheet(name)
         if name in moved:
-            frame["id"] = frame["id"].replace(moved[name])
+            frame["id"] = _renamed(frame["id"], moved[name])
         for f in sheet.fields:
             if f.ref in moved and f.name in frame and f.name != sheet.key:
-                frame[f.name] = frame[f.name].replace(moved[f.ref])
+                frame[f.name] = _renamed(frame[f.name], moved[f.ref])
         out[name] = frame
     return out, moved
 

@@ -37,7 +37,7 @@ _MASK = np.uint32(2**BITS_PER_CHAR - 1)
 
 def canonical_value(value: object) -> str:
     """One value's canonical text (the column-wise path gives the same for every type)."""
-    return str(canonical_column(pd.Series([value], dtype=object))[0])
+    return _one(value)
 
 
 def canonical_column(column: pd.Series) -> np.ndarray:
@@ -97,6 +97,8 @@ def _datetimes(column: pd.Series) -> np.ndarray:
 
 def _one(value: object) -> str:
     """The canonical text of a value of any type (columns of mixed types go one by one)."""
+    if isinstance(value, str):  # as _texts() makes it, without a Series for one value
+        return value.replace("\r\n", "\n").replace("\r", "\n").strip()
     if value is None or value is pd.NA or value is pd.NaT:
         return ""
     if isinstance(value, bool | np.bool_):

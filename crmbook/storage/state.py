@@ -67,6 +67,12 @@ def merged_fields(sheet: Sheet) -> list[str]:
     return [f.name for f in sheet.fields if f.name != sheet.key and not f.auto]
 
 
+def key_index(values: object, name: str | None = None) -> pd.Index:
+    """Record keys as an index of Python strings. pandas 3 makes text an Arrow string index,
+    whose isin looks each value up in Python (seconds at 100,000 keys); this one hashes."""
+    return pd.Index(np.asarray(values, dtype=object), dtype=object, name=name)
+
+
 def record_sheets(schema: Schema) -> list[Sheet]:
     """The sheets whose records the state follows."""
     return [s for s in schema.entities if s.key]
@@ -131,7 +137,7 @@ def record_codes(sheet: Sheet, frame: pd.DataFrame) -> pd.DataFrame:
         name: short(column_hashes(keyed.get(name, empty))).astype(np.int64)
         for name in merged_fields(sheet)
     }
-    out = pd.DataFrame(codes, index=pd.Index(keys.to_numpy(dtype=object), name=sheet.key))
+    out = pd.DataFrame(codes, index=key_index(keys.to_numpy(dtype=object), sheet.key))
     return out[~out.index.duplicated(keep="last")]
 
 
@@ -389,6 +395,7 @@ def _replay(rows: pd.DataFrame) -> pd.DataFrame:
     if not parts:
         return pd.DataFrame()
     every = pd.concat(parts)
+    every = every.set_axis(key_index(every.index), axis=0)  # concat made it Arrow strings
     every = every[~every.index.duplicated(keep="last")]
     every = every[~every["__deleted"].astype(bool)].drop(columns="__deleted")
     return every.fillna(UNKNOWN).astype(np.int64)

@@ -369,7 +369,7 @@ class WorkbookStorage(Storage):
                 _for_writing(sheet, changed.records, layout, changed.unread, words),
                 header_row,
                 formats,
-                [_read_row(read_rows, p) for p in changed.read_positions],
+                _read_rows(read_rows, changed.read_positions).tolist(),
             )
         else:
             appended = changed.appended if changed else pd.DataFrame()
@@ -461,12 +461,11 @@ class WorkbookStorage(Storage):
         n = len(changed.records)
         if write.mode == "rewrite":
             return list(range(last - n + 1, last + 1))
-        added = iter(range(last - len(write.frame) + 1, last + 1))
-        before = self._rows.get(name)
-        return [
-            next(added) if pd.isna(position) else _read_row(before, position)
-            for position in changed.read_positions
-        ]
+        out = _read_rows(self._rows.get(name), changed.read_positions)
+        new = changed.read_positions.isna().to_numpy()  # appended, in order, after the last
+        first_added = last - len(write.frame) + 1
+        out[new] = list(range(first_added, first_added + int(new.sum())))
+        return out.tolist()
 
 
 def number_formats(sheet: Sheet, layout: list[str]) -> list[str | None]:
@@ -495,12 +494,16 @@ def _added(upgrade: Upgrade | None, name: str) -> list[str]:
     return list(upgrade.columns.get(name, ())) if upgrade else []
 
 
-def _read_row(rows: pd.Series | None, position: object) -> int | None:
-    """The Excel row the record at `position` was read from (None when not known)."""
-    if rows is None or pd.isna(position) or not 0 <= int(position) < len(rows):
-        return None
-    row = rows.iloc[int(position)]
-    return None if pd.isna(row) else int(row)
+def _read_rows(rows: pd.Series | None, positions: pd.Series) -> np.ndarray:
+    """The Excel row each record at `positions` was read from (None when not known)."""
+    out = np.full(len(positions), None, dtype=object)
+    if rows is None:
+        return out
+    read = pd.to_numeric(positions, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    known = np.flatnonzero(~np.isnan(read) & (read >= 0) & (read < len(rows)))
+    found = rows.to_numpy(dtype=object)[read[known].astype(np.int64)]
+    out[known] = [None if pd.isna(row) else int(row) for row in found]
+    return out
 
 
 def _all_records(changed: SheetChanges | None) -> pd.DataFrame | None:
