@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
+import hashlib
+import json
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -42,6 +44,7 @@ from crmbook.storage import (
 )
 from crmbook.storage import create as create_storage
 from crmbook.storage.changes import COUNTER
+from crmbook.storage.frames import LoadedSheet
 from crmbook.storage.state import Generation
 from crmbook.validation import (
     ERROR,
@@ -53,6 +56,7 @@ from crmbook.validation import (
     check_records,
     empty_column,
     header_key,
+    highest_id_number,
     parse_column,
     type_sheet,
 )
@@ -665,25 +669,25 @@ class Book:
                 f"the workbook has no sheet '{sheet.name}'",
                 "restore the sheet, or copy it from a new workbook made by crmbook init",
             )
-        raw = self._raw(sheet.name)
-        typed = type_sheet(sheet, raw, checker, self.dayfirst)
+        loaded = self.storage.load(
+            sheet.name, self._parse_context(sheet), lambda raw: self._parse(sheet, raw)
+        )
+        typed = loaded.typed
+        checker.issues.extend(loaded.issues)
         if self.upgrade is not None:
             added = self.upgrade.columns.get(sheet.name, [])
             typed.layout += self._added_columns(sheet, typed.layout)
             checker.issues = [
                 i for i in checker.issues if not (i.code == "missing-column" and i.column in added)
             ]
-        self._internal_values(typed.frame, sheet)
-        canonical_choices(typed.frame, sheet, self.lists)
         table = self.tables[sheet.name]
-        for name in {i.column for i in checker.issues if i.code.startswith("bad-")}:
-            original = raw.frame.iloc[:, typed.layout.index(name)].reset_index(drop=True)
-            unreadable = typed.frame[name].isna() & original.map(lambda v: v not in (None, ""))
-            table._kept_raw[name] = original[unreadable]
+        table._kept_raw.update(loaded.unread)
         if sheet.id_prefix and len(typed.frame):
             missing = typed.frame["id"].isna()
+            if loaded.top_id is not None and (missing.any() or not self.storage.guards_ids):
+                self.bump_counter(sheet.name, loaded.top_id)
             if missing.any():
-                ids = self._assign_ids(sheet, None, int(missing.sum()), existing=typed.frame["id"])
+                ids = self._assign_ids(sheet, None, int(missing.sum()))
                 for row, new_id in zip(typed.rows[missing], ids, strict=True):
                     checker.add(
                         "missing-id",
@@ -698,10 +702,31 @@ class Book:
                 typed.frame.loc[missing, "id"] = ids
                 positions = typed.frame.index[missing.to_numpy()]
                 table._given_ids = dict(zip(positions, ids, strict=True))
-            elif not self.storage.guards_ids:
-                self._bump_counter(sheet, typed.frame["id"])
         self._load_issues[sheet.name] = checker.issues
         return typed
+
+    def _parse(self, sheet: Sheet, raw: RawSheet) -> LoadedSheet:
+        """A sheet's values typed: what the storage may cache (see _parse_context)."""
+        checker = Checker(self.schema)
+        typed = type_sheet(sheet, raw, checker, self.dayfirst)
+        self._internal_values(typed.frame, sheet)
+        canonical_choices(typed.frame, sheet, self.lists)
+        unread = {}
+        for name in {i.column for i in checker.issues if i.code.startswith("bad-")}:
+            original = raw.frame.iloc[:, typed.layout.index(name)].reset_index(drop=True)
+            unreadable = typed.frame[name].isna() & original.map(lambda v: v not in (None, ""))
+            unread[name] = original[unreadable]
+        top_id = highest_id_number(typed.frame["id"]) if sheet.id_prefix else None
+        return LoadedSheet(typed, list(raw.header), checker.issues, unread, top_id)
+
+    def _parse_context(self, sheet: Sheet) -> str:
+        """What _parse depends on besides the sheet's cells: the sheet's schema, the
+        workbook's language, the Lists and the date order."""
+        lists = json.dumps(self.lists, sort_keys=True, ensure_ascii=False)
+        return hashlib.blake2b(
+            f"{sheet!r}|{self.words.lang}|{self._foreign}|{self.dayfirst}|{lists}".encode(),
+            digest_size=16,
+        ).hexdigest()
 
     def _added_columns(self, sheet: Sheet, layout: list[str]) -> list[str]:
         """The schema columns a pending upgrade adds to this sheet (none without one)."""
@@ -863,10 +888,9 @@ class Book:
             self.meta[key] = number + 1
 
     def _bump_counter(self, sheet: Sheet, ids: pd.Series) -> None:
-        digits = ids.dropna().astype("str").str.replace(r"^.*?(\d+)$", r"\1", regex=True)
-        numbers = pd.to_numeric(digits, errors="coerce").dropna()
-        if len(numbers):
-            self.bump_counter(sheet.name, int(numbers.max()))
+        number = highest_id_number(ids)
+        if number is not None:
+            self.bump_counter(sheet.name, number)
 
     def _assign_ids(
         self, sheet: Sheet, given: pd.Series | None, n: int, existing: pd.Series | None = None
@@ -1064,6 +1088,11 @@ class Book:
                 "new": f"{self.schema.version}: {upgrade.note}",
             }
         )
+
+    def drop_cache(self) -> None:
+        """Remove every cached copy of this book's parsed sheets from the user's cache (the
+        book and its copies share them); the next open parses the workbook again."""
+        self.storage.drop_cache()
 
     def close(self) -> None:
         self.storage.close()

@@ -371,8 +371,9 @@ def _issue_order(issue: Issue) -> tuple:
     return (issue.severity != ERROR, issue.sheet, issue.row or 0, issue.column or "")
 
 
-def type_sheet(sheet: Sheet, raw: RawSheet, checker: Checker, dayfirst: bool = True) -> TypedSheet:
-    """Match headers to fields, parse every column, report unreadable values."""
+def match_headers(sheet: Sheet, header: list[str]) -> list[str]:
+    """The sheet's columns by field name (in any language, any case), a person's own by
+    its heading (numbered when it repeats)."""
     by_key: dict[str, Field] = {}
     for f in sheet.fields:
         by_key[header_key(f.name)] = f
@@ -382,17 +383,23 @@ def type_sheet(sheet: Sheet, raw: RawSheet, checker: Checker, dayfirst: bool = T
             by_key.setdefault(header_key(alias), f)
     layout: list[str] = []
     seen: set[str] = set()
-    columns: dict[str, pd.Series] = {}
-    for position, header in enumerate(raw.header):
-        f = by_key.get(header_key(header))
-        name = f.name if f and f.name not in seen else header
+    for position, heading in enumerate(header):
+        f = by_key.get(header_key(heading))
+        name = f.name if f and f.name not in seen else heading
         if name in seen:
-            name = f"{header} ({position + 1})"
+            name = f"{heading} ({position + 1})"
         seen.add(name)
         layout.append(name)
-        columns[name] = (
-            raw.frame.iloc[:, position] if len(raw.frame.columns) else pd.Series([], dtype=object)
-        )
+    return layout
+
+
+def type_sheet(sheet: Sheet, raw: RawSheet, checker: Checker, dayfirst: bool = True) -> TypedSheet:
+    """Match headers to fields, parse every column, report unreadable values."""
+    layout = match_headers(sheet, raw.header)
+    columns: dict[str, pd.Series] = {
+        name: raw.frame.iloc[:, position] if len(raw.frame.columns) else pd.Series([], dtype=object)
+        for position, name in enumerate(layout)
+    }
     typed: dict[str, pd.Series] = {}
     n = len(raw.rows)
     for f in sheet.fields:
@@ -430,6 +437,13 @@ def type_sheet(sheet: Sheet, raw: RawSheet, checker: Checker, dayfirst: bool = T
             typed[name] = own.where(own != "", None)  # an empty cell is missing, not ""
     frame = pd.DataFrame(typed, index=pd.RangeIndex(n))
     return TypedSheet(sheet, frame, raw.rows.reset_index(drop=True), layout, raw.header_row)
+
+
+def highest_id_number(ids: pd.Series) -> int | None:
+    """The largest number ending an id ("C-000123" -> 123), None when no id ends in one."""
+    digits = ids.dropna().astype("str").str.extract(r"(\d+)$", expand=False)
+    numbers = pd.to_numeric(digits, errors="coerce").dropna()
+    return int(numbers.max()) if len(numbers) else None
 
 
 def canonical_choices(

@@ -31,6 +31,22 @@ from crmbook.schema import Sheet
 USER = "tester"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The parse cache of the whole run in a folder of its own, never the user's; on, so
+    that every test that opens a book twice also checks a cached open."""
+    folder = tmp_path_factory.mktemp("cache") / "sheets"
+    before = {k: os.environ.get(k) for k in ("CRMBOOK_CACHE_DIR", "CRMBOOK_NO_CACHE")}
+    os.environ["CRMBOOK_CACHE_DIR"] = str(folder)
+    os.environ.pop("CRMBOOK_NO_CACHE", None)
+    yield folder
+    for key, value in before.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 @pytest.fixture
 def new_book(tmp_path: Path) -> Book:
     """A fresh, empty crmbook workbook."""

@@ -9,6 +9,8 @@ registers them on main.
 
 from __future__ import annotations
 
+import os
+
 import click
 
 import crmbook
@@ -24,6 +26,7 @@ from crmbook.cli.common import (
     handle_errors,
     output_option,
 )
+from crmbook.storage.cache import NO_CACHE
 
 __all__ = [
     "FILE",
@@ -42,12 +45,20 @@ __all__ = [
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(crmbook.__version__, prog_name="crmbook")
-def main() -> None:
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Parse the workbook's sheets afresh instead of using the parse cache "
+    "(the same as CRMBOOK_NO_CACHE=1).",
+)
+def main(no_cache: bool) -> None:
     """crmbook: a CRM whose database is one Excel workbook (or, grown, a SQL database).
 
     FILE is a workbook such as shop.xlsx; every command also takes a database URL there
     (sqlite:///shop.db, postgresql://user@server/shop): see crmbook migrate.
     """
+    if no_cache:
+        os.environ[NO_CACHE] = "1"  # also for what the command starts (crmbook app's kernel)
 
 
 # The command modules import main from here, so they come after it.

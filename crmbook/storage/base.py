@@ -21,8 +21,11 @@ import numpy as np
 from crmbook.io.reader import RawSheet
 from crmbook.schema import Schema, Sheet
 from crmbook.storage.changes import COUNTER, Changes
+from crmbook.storage.frames import LoadedSheet
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from crmbook.storage.journal import MailJournal
     from crmbook.storage.state import SaveState
 
@@ -88,6 +91,18 @@ class Storage(ABC):
     def read(self, name: str) -> RawSheet:
         """All values of one sheet (also Lists and the meta sheet), as stored."""
 
+    def load(
+        self, name: str, context: str, parse: Callable[[RawSheet], LoadedSheet]
+    ) -> LoadedSheet:
+        """One schema sheet read and typed by `parse`. A store that caches parsed sheets
+        (the workbook) gives back what `parse` gave the last time, as long as the sheet and
+        `context` (what else the parse depends on) are unchanged."""
+        return parse(self.read(name))
+
+    def drop_cache(self) -> None:
+        """Forget every cached copy of this book's sheets (an erasure leaves none behind)."""
+        return None
+
     @abstractmethod
     def columns(self, name: str) -> list[str]:
         """The columns of one schema sheet in stored order, by crmbook's field names (a
@@ -107,14 +122,12 @@ class Storage(ABC):
                 if raw.frame.empty
                 else {
                     str(k): _meta_value(v)
-                    for k, v in zip(raw.frame.iloc[:, 0], raw.frame.iloc[:, 1], strict=True)
+                    for k, v in zip(
+                        raw.frame.iloc[:, 0].tolist(), raw.frame.iloc[:, 1].tolist(), strict=True
+                    )
                 }
             )
         return dict(self._meta)
-
-    def drop_cache(self) -> None:
-        """Forget every cached copy of this book's sheets (an erasure leaves none behind)."""
-        return None
 
     def save_state(self) -> SaveState | None:
         """What each save of this copy knew of every record (storage/state.py), for merging

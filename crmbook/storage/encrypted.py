@@ -87,8 +87,11 @@ class EncryptedStorage(WorkbookStorage):
     """A workbook opened with its password; a save encrypts again with the same password.
 
     `path` is the plain copy in the private folder (what is read and written part by part);
-    `location` is the encrypted file the person opened.
+    `location` is the encrypted file the person opened. Its sheets are never cached: the
+    cache would keep in plain text what the password protects.
     """
+
+    caches = False
 
     def __init__(self, path: str | os.PathLike, password: str, schema: Schema):
         self.encrypted_path = Path(path)

@@ -9,8 +9,10 @@ reading and used here while saving; the Book speaks records and field names only
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +37,17 @@ from crmbook.languages import Words, book_words, sheet_aliases
 from crmbook.lists import lists_columns, numbers_column
 from crmbook.schema import EXCEL_MAX_ROWS, Schema, Sheet
 from crmbook.storage.base import Saved, Storage
+from crmbook.storage.cache import SheetCache
 from crmbook.storage.changes import Changes, SheetChanges, Upgrade
+from crmbook.storage.frames import (
+    LoadedSheet,
+    Uncachable,
+    code_fingerprint,
+    decode_loaded,
+    decode_raw,
+    encode_loaded,
+    encode_raw,
+)
 from crmbook.storage.legacy_state import is_legacy_key
 from crmbook.storage.state import (
     BASE_SHEET,
@@ -49,7 +61,7 @@ from crmbook.storage.state import (
     moved_rows,
     plan_generation,
 )
-from crmbook.validation import Checker, empty_column, type_sheet
+from crmbook.validation import empty_column, match_headers
 
 LOG = "Log"
 
@@ -69,6 +81,7 @@ class WorkbookStorage(Storage):
     kind = "workbook"
     row_limit = EXCEL_MAX_ROWS
     user_columns = True
+    caches = True  # keep parsed sheets in the user's cache (storage/cache.py)
 
     def __init__(self, path: Path, schema: Schema):
         super().__init__(schema)
@@ -84,6 +97,8 @@ class WorkbookStorage(Storage):
         # records as last saved from here are what the state says (no hand edit since).
         self._state: SaveState | None = None
         self._exact: set[str] = set()
+        self._caches: dict[str, SheetCache | None] = {}
+        self._open: Reader | None = None
         self._open_reader()
 
     def __repr__(self) -> str:
@@ -94,15 +109,23 @@ class WorkbookStorage(Storage):
         return self._path
 
     def _open_reader(self) -> None:
+        self._close_reader()
         with Package(self._path) as pkg:
             actual = list(pkg.sheets)
             parts = {name: sheet.part for name, sheet in pkg.sheets.items()}
+            self._fingerprints = _fingerprints(pkg)
         self._in_book = _sheets_in_book(self.schema, actual)
         internal = {book_name: name for name, book_name in self._in_book.items()}
         self._actual = actual
         self._names = [internal.get(n, n) for n in actual]
-        self._reader = Reader(self._path, parts)
+        self._parts = parts  # the fastexcel reader opens when a sheet is parsed, not before
         self._state, self._exact = None, set()  # the file may hold another state now
+
+    @property
+    def _reader(self) -> Reader:
+        if self._open is None:
+            self._open = Reader(self._path, self._parts)
+        return self._open
 
     @property
     def sheet_names(self) -> list[str]:
@@ -125,13 +148,91 @@ class WorkbookStorage(Storage):
     def read(self, name: str) -> RawSheet:
         if name not in self._names:
             return RawSheet.empty(name)
-        raw = self._reader.sheet(self.book_name(name))
+        if name in (self.schema.meta_sheet, self.schema.lists_sheet):
+            raw = self._cached_raw(name)  # read by every open
+        else:
+            raw = self._reader.sheet(self.book_name(name))
         sheet = self._schema_sheet(name)
         self._exact.discard(name)  # read afresh: hand edits may be in it
         if sheet is not None:
-            self._layouts[name] = (_layout(sheet, raw.header, self.schema), raw.header_row)
-            self._rows[name] = raw.rows
+            self._remember(name, raw.header, raw.header_row, raw.rows)
         return raw
+
+    def load(
+        self, name: str, context: str, parse: Callable[[RawSheet], LoadedSheet]
+    ) -> LoadedSheet:
+        key = self._cache_key(name, f"typed {context}")
+        cache = self._cache(name)
+        if cache is not None and key is not None:
+            entry = cache.get(name, key)
+            if entry is not None:
+                loaded = decode_loaded(entry.table, entry.about, self.schema.sheet(name))
+                typed = loaded.typed
+                self._remember(name, loaded.header, typed.header_row, typed.rows)
+                return loaded
+        loaded = parse(self.read(name))
+        if cache is not None and key is not None:
+            with contextlib.suppress(Uncachable):  # kept out: values Arrow cannot give back
+                cache.put(name, key, *encode_loaded(loaded))
+        return loaded
+
+    def _cached_raw(self, name: str) -> RawSheet:
+        key, cache = self._cache_key(name, "raw"), self._cache(name)
+        if cache is not None and key is not None:
+            entry = cache.get(name, key)
+            if entry is not None:
+                return decode_raw(entry.table, entry.about)
+        raw = self._reader.sheet(self.book_name(name))
+        if cache is not None and key is not None:
+            with contextlib.suppress(Uncachable):
+                cache.put(name, key, *encode_raw(raw))
+        return raw
+
+    def _remember(self, name: str, header: list[str], header_row: int, rows: pd.Series) -> None:
+        """What saving needs of a sheet read: its columns by field name, its records' rows."""
+        sheet = self._schema_sheet(name)
+        self._layouts[name] = (match_headers(sheet, header), header_row)
+        self._rows[name] = rows
+
+    def _cache_key(self, name: str, what: str) -> str | None:
+        """Everything a parse of the sheet depends on: the zip directory's CRC-32 and size of
+        its part and of the parts its values refer to (shared strings, styles, the workbook),
+        crmbook's code, and `what` (the Book's context: language, lists, date order)."""
+        part = self._parts.get(self.book_name(name))
+        if part not in self._fingerprints:
+            return None
+        return " | ".join(
+            [
+                code_fingerprint(),
+                self.book_name(name),
+                self._fingerprints[part],
+                self._fingerprints[""],
+                what,
+            ]
+        )
+
+    def _cache(self, name: str) -> SheetCache | None:
+        """The book's cache; the meta sheet, read before the book's identity is known, is kept
+        under the file's path instead."""
+        if not self.caches:
+            return None
+        scope = "path" if name == self.schema.meta_sheet else "book"
+        if scope not in self._caches:
+            self._caches[scope] = SheetCache.of_book(self._identity(scope))
+        return self._caches[scope]
+
+    def _identity(self, scope: str) -> str:
+        if scope == "book":
+            book = self.metadata().get("workbook_id")
+            if book:
+                return f"workbook {book}"
+        return f"path {self._path.resolve()}"
+
+    def drop_cache(self) -> None:
+        for scope in ("path", "book"):
+            cache = self._caches.get(scope) or SheetCache.of_book(self._identity(scope))
+            if cache is not None:
+                cache.drop()
 
     def columns(self, name: str) -> list[str]:
         return list(self._layout(name)[0])
@@ -155,7 +256,7 @@ class WorkbookStorage(Storage):
                     f"{self.schema.sheet(name).entity} records. Restore the sheet first."
                 )
             header, header_row = self._reader.header(self.book_name(name))
-            layout = _layout(self.schema.sheet(name), header, self.schema)
+            layout = match_headers(self.schema.sheet(name), header)
             self._layouts[name] = (layout, header_row)
         return self._layouts[name]
 
@@ -163,7 +264,12 @@ class WorkbookStorage(Storage):
         return next((s for s in self.schema.sheets if s.name == name), None)
 
     def close(self) -> None:
-        self._reader.close()
+        self._close_reader()
+
+    def _close_reader(self) -> None:
+        if self._open is not None:
+            self._open.close()
+            self._open = None
 
     def reopen(self) -> WorkbookStorage:
         return WorkbookStorage(self._path, self.schema)
@@ -225,7 +331,7 @@ class WorkbookStorage(Storage):
             self._layouts[name] = (list(self.schema.sheet(name).columns), 1)
         self._path = target
         self.state = FileState.of(target)
-        self._reader.close()
+        self._caches.pop("path", None)
         self._open_reader()
         if wrote_meta:
             self._meta = meta
@@ -483,13 +589,6 @@ def labelled(frame: pd.DataFrame, sheet: Sheet, words: Words) -> pd.DataFrame:
     return frame
 
 
-def _layout(sheet: Sheet, header: list[str], schema: Schema) -> list[str]:
-    """The sheet's columns by field name, matched from its headings as validation reads them."""
-    empty = pd.DataFrame(columns=range(len(header)), dtype=object).set_axis(header, axis=1)
-    raw = RawSheet(sheet.name, 1, header, empty, pd.Series([], dtype="int64"))
-    return type_sheet(sheet, raw, Checker(schema)).layout
-
-
 def _added(upgrade: Upgrade | None, name: str) -> list[str]:
     return list(upgrade.columns.get(name, ())) if upgrade else []
 
@@ -546,6 +645,20 @@ def _state_sheet(name: str, rows: pd.DataFrame) -> NewSheet:
     return NewSheet(
         name, rows, ["@"] * len(COLUMNS), [12.0] * len(COLUMNS), None, "veryHidden", None
     )
+
+
+def _fingerprints(pkg: Package) -> dict[str, str]:
+    """Part -> its CRC-32 and size in the zip directory; under "" those of the parts every
+    sheet's values depend on (the workbook, its shared strings and styles)."""
+    found = {
+        name: f"{info.CRC:08x}:{info.file_size}"
+        for name, info in pkg.infos.items()
+        if name.endswith(".xml")
+    }
+    rels = pkg.rels(pkg.workbook_part).values()
+    shared = [pkg.workbook_part, *sorted(t for k, t in rels if k in ("sharedStrings", "styles"))]
+    found[""] = ",".join(f"{part}={found.get(part, '-')}" for part in shared)
+    return found
 
 
 def _sheets_in_book(schema: Schema, actual: list[str]) -> dict[str, str]:
