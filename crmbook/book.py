@@ -121,6 +121,7 @@ class Table:
         self._kept_raw: dict[str, pd.Series] = {}  # field -> unreadable values, by frame index
         self._added_columns: list[str] = []  # user columns added since the last save
         self._stored_keys: set[str] | None = None
+        self._counted = False  # the id counter moved past the sheet's stored ids
         # What the storage holds, to tell it what changed (see changes()): by frame index,
         # each stored record's position as read and its key; the fields changed since, with
         # the value read; the ids given to records read without one.
@@ -169,10 +170,21 @@ class Table:
             return self.keys
         if self._stored_keys is None:
             self._stored_keys = set(self.book.storage.keys(self.sheet.name))
-            if self.sheet.id_prefix:
+            if self.sheet.id_prefix and not self._counted:
                 self.book._bump_counter(self.sheet, pd.Series(list(self._stored_keys), dtype="str"))
+                self._counted = True
         pending = {k for frame in self._new for k in frame[self.sheet.key].dropna()}
         return self._stored_keys | pending
+
+    def _counter_past_stored_ids(self) -> None:
+        """Move the id counter past every id in the sheet, typed by hand ones included,
+        without reading the sheet when the storage knows its highest id (Storage.top_id)."""
+        if self._typed is not None or self._stored_keys is not None or self._counted:
+            return  # reading the sheet or its keys moved it already
+        number = self.book.storage.top_id(self.sheet.name)
+        if number is not None:
+            self.book.bump_counter(self.sheet.name, number)
+        self._counted = True
 
     @property
     def user_columns(self) -> list[str]:
@@ -259,7 +271,7 @@ class Table:
                 "see crmbook migrate"
             )
         if self.sheet.id_prefix:  # only now: a refused record never uses up an id
-            self._existing_keys()
+            self._counter_past_stored_ids()
             new["id"] = self.book._assign_ids(self.sheet, new["id"] if keep_ids else None, len(new))
         if self._typed is None:
             self._new.append(new)
@@ -422,7 +434,7 @@ class Table:
             keys[self.sheet.name] = keys[self.sheet.name] | set(new[self.sheet.key].dropna())
         check_records(typed, checker, self.book.lists, keys, self.book.today())
         key = self.sheet.key
-        if not self.sheet.id_prefix or is_new:
+        if (not self.sheet.id_prefix or is_new) and new[key].notna().any():
             existing = self._existing_keys() - set(ignore_keys)
             clash = new[key][new[key].astype(object).isin(existing)]  # Arrow's isin is slow
             for value in clash:
@@ -516,6 +528,7 @@ class Table:
                 self._typed.rows = pd.Series(rows, index=self._typed.frame.index, dtype=object)
             self._remember_stored()
         self._new, self._given_ids, self._stored_keys = [], {}, None
+        self._counted = False
         self._added_columns = []
 
 

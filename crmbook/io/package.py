@@ -15,6 +15,7 @@ from lxml import etree
 
 from crmbook.errors import NotAWorkbookError, UnsafeWorkbookError
 from crmbook.io.safety import BACKUP_FOLDER
+from crmbook.io.stamp import read_stamp
 
 MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -129,6 +130,11 @@ class Package:
                 f"{self.path}: part {part} cannot be read ({e}); "
                 "the file is damaged. Restore a backup."
             ) from e
+
+    def stamp(self, part: str) -> dict | None:
+        """What crmbook recorded when it wrote the part, while the part is as it wrote it."""
+        info = self.infos.get(part)
+        return None if info is None else read_stamp(info)
 
     def xml(self, part: str) -> etree._Element:
         return parse_xml(self.read(part), part)

@@ -25,6 +25,7 @@ from crmbook.errors import CrmbookError
 from crmbook.io.cells import escape, render_rows
 from crmbook.io.newsheet import NewSheet, plan_new_sheets
 from crmbook.io.package import MAIN_NS, Package, parse_xml
+from crmbook.io.stamp import carried, stamp
 from crmbook.schema import EXCEL_MAX_ROWS
 
 _SHEETDATA_OPEN = re.compile(rb"<(?:\w+:)?sheetData\s*(/?)>")
@@ -65,6 +66,7 @@ class SheetChange:
     source_rows: list[int | None] | None = None
     added_columns: list[str] | None = None
     added_widths: list[float] | None = None
+    facts: dict | None = None  # remembered beside the written part (io/stamp.py)
 
 
 @dataclass(frozen=True)
@@ -135,9 +137,12 @@ def write_workbook(
         widened: dict[str, SheetChange] = {}
         last_rows: dict[str, int] = {}
         formats = CellFormats.of(pkg)
+        stamps: dict[str, dict] = {}
         for name, change in changes.items():
             part = pkg.sheets[name].part
             rewritten[part], last_row = _rewrite_sheet(pkg.read(part), change, formats)
+            if change.facts is not None:
+                stamps[part] = change.facts
             last_rows[name] = last_row
             for table in pkg.table_parts(part):
                 last_row_of_table[table] = last_row
@@ -146,8 +151,10 @@ def write_workbook(
         for info in pkg.zip.infolist():
             if info.filename in plan.removed:
                 continue
+            facts = None
             if info.filename in rewritten:
                 data = rewritten.pop(info.filename)
+                facts = stamps.get(info.filename)
             elif info.filename in last_row_of_table:
                 data = _retarget_table(pkg.read(info.filename), last_row_of_table[info.filename])
                 if info.filename in widened:
@@ -155,7 +162,7 @@ def write_workbook(
             else:
                 _copy_part(pkg.zip, out, info)
                 continue
-            _write_part(out, info, data)
+            _write_part(out, info, data, facts)
         for name, data in plan.added.items():
             _write_part(out, zipfile.ZipInfo(name, date_time=time.localtime()[:6]), data)
     return last_rows
@@ -178,6 +185,7 @@ def _copy_part(src: zipfile.ZipFile, out: zipfile.ZipFile, info: zipfile.ZipInfo
     clone = zipfile.ZipInfo(info.filename, date_time=info.date_time)
     clone.compress_type = info.compress_type
     clone.external_attr = info.external_attr
+    clone.extra = carried(info.extra)  # the part is unchanged: what crmbook knew of it holds
     clone.CRC, clone.compress_size, clone.file_size = info.CRC, info.compress_size, info.file_size
     clone.header_offset = out.fp.tell()
     zip64 = clone.file_size > zipfile.ZIP64_LIMIT or clone.compress_size > zipfile.ZIP64_LIMIT
@@ -195,11 +203,15 @@ def _copy_part(src: zipfile.ZipFile, out: zipfile.ZipFile, info: zipfile.ZipInfo
     out._didModify = True
 
 
-def _write_part(out: zipfile.ZipFile, info: zipfile.ZipInfo, data: bytes) -> None:
+def _write_part(
+    out: zipfile.ZipFile, info: zipfile.ZipInfo, data: bytes, facts: dict | None = None
+) -> None:
     clone = zipfile.ZipInfo(info.filename, date_time=info.date_time)
     clone.compress_type = zipfile.ZIP_DEFLATED
     clone.external_attr = info.external_attr
     out.writestr(clone, data, compresslevel=1 if len(data) > BIG_PART else 6)
+    if facts is not None:
+        stamp(clone, facts)
 
 
 def column_styles(head: bytes, width: int) -> list[int | None]:

@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from crmbook.io.reader import RawSheet
 from crmbook.schema import Schema, Sheet
 from crmbook.storage.changes import COUNTER, Changes
 from crmbook.storage.frames import LoadedSheet
+from crmbook.validation import highest_id_number
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -135,6 +137,11 @@ class Storage(ABC):
         return None
 
     # ------------------------------------------------------------ ids
+
+    def top_id(self, name: str) -> int | None:
+        """The highest number among the ids stored in a sheet (typed by hand included), so
+        the Book never gives out one of them; None when no id ends in a number."""
+        return highest_id_number(pd.Series(self.keys(name), dtype=object))
 
     def reserve_ids(self, sheet: Sheet, n: int, next_id: int) -> int:
         """The first of `n` id numbers no one else gets; they are never given out again.

@@ -91,9 +91,23 @@ class SheetCache:
 
     # ------------------------------------------------------------ reading
 
-    def get(self, sheet: str, key: str) -> Entry | None:
-        """The entry stored under `key`, or None (an untrustworthy file is removed)."""
-        path = self._path(sheet, key)
+    def get(self, sheet: str, key: str, variant: str) -> Entry | None:
+        """The entry stored under `key` and `variant`, or None (an untrustworthy file is
+        removed)."""
+        return self._open(self._path(sheet, key, variant), f"{key} || {variant}")
+
+    def any(self, sheet: str, key: str) -> Entry | None:
+        """Some entry stored under `key`, whatever its variant."""
+        for path in sorted(self.folder.glob(self._path(sheet, key, "*").name)):
+            entry = self._open(path, None)
+            if entry is None:
+                continue
+            if str(entry.about.get("key", "")).startswith(f"{key} || "):
+                return entry
+            _remove(path)
+        return None
+
+    def _open(self, path: Path, key: str | None) -> Entry | None:
         try:
             entry = _read(path)
         except FileNotFoundError:
@@ -101,7 +115,7 @@ class SheetCache:
         except (Unusable, OSError, pa.ArrowException, ValueError):
             _remove(path)
             return None
-        if entry.about.get("key") != key:
+        if key is not None and entry.about.get("key") != key:
             _remove(path)
             return None
         with contextlib.suppress(OSError):
@@ -110,12 +124,12 @@ class SheetCache:
 
     # ------------------------------------------------------------ writing
 
-    def put(self, sheet: str, key: str, table: pa.Table, about: dict) -> None:
+    def put(self, sheet: str, key: str, variant: str, table: pa.Table, about: dict) -> None:
         """Store an entry; a cache that cannot be written is simply not used."""
-        about = {**about, "key": key}
+        about = {**about, "key": f"{key} || {variant}"}
         meta = {**(table.schema.metadata or {}), _ABOUT: json.dumps(about).encode("utf-8")}
         table = table.replace_schema_metadata(meta)
-        path = self._path(sheet, key)
+        path = self._path(sheet, key, variant)
         try:
             _private_folder(self.folder)
             tmp = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}")
@@ -134,8 +148,10 @@ class SheetCache:
         elif self.folder.exists():
             shutil.rmtree(self.folder, ignore_errors=True)
 
-    def _path(self, sheet: str, key: str) -> Path:
-        return self.folder / f"{_digest(sheet, 6)}.{_digest(key)}{SUFFIX}"
+    def _path(self, sheet: str, key: str, variant: str) -> Path:
+        """sheet.key.variant.arrow, each a hash ('*' for any variant)."""
+        kind = "*" if variant == "*" else _digest(variant, 8)
+        return self.folder / f"{_digest(sheet, 6)}.{_digest(key, 12)}.{kind}{SUFFIX}"
 
     def _evict(self, sheet: str) -> None:
         """Keep the newest versions of this sheet, and the whole cache within its bound."""

@@ -61,9 +61,10 @@ from crmbook.storage.state import (
     moved_rows,
     plan_generation,
 )
-from crmbook.validation import empty_column, match_headers
+from crmbook.validation import empty_column, highest_id_number, match_headers
 
 LOG = "Log"
+_UNKNOWN = object()  # top_id(read=False) of a sheet whose ids were not seen
 
 
 def create_workbook(path: Path, schema: Schema, *, overwrite: bool = False, lang: str = "en"):
@@ -99,6 +100,8 @@ class WorkbookStorage(Storage):
         self._exact: set[str] = set()
         self._caches: dict[str, SheetCache | None] = {}
         self._open: Reader | None = None
+        # The highest id number on each sheet as stored, where known (see top_id()).
+        self._top_ids: dict[str, int | None] = {}
         self._open_reader()
 
     def __repr__(self) -> str:
@@ -114,6 +117,7 @@ class WorkbookStorage(Storage):
             actual = list(pkg.sheets)
             parts = {name: sheet.part for name, sheet in pkg.sheets.items()}
             self._fingerprints = _fingerprints(pkg)
+            self._stamps = {p: pkg.stamp(p) for p in parts.values() if p in pkg.infos}
         self._in_book = _sheets_in_book(self.schema, actual)
         internal = {book_name: name for name, book_name in self._in_book.items()}
         self._actual = actual
@@ -161,32 +165,39 @@ class WorkbookStorage(Storage):
     def load(
         self, name: str, context: str, parse: Callable[[RawSheet], LoadedSheet]
     ) -> LoadedSheet:
-        key = self._cache_key(name, f"typed {context}")
-        cache = self._cache(name)
-        if cache is not None and key is not None:
-            entry = cache.get(name, key)
-            if entry is not None:
-                loaded = decode_loaded(entry.table, entry.about, self.schema.sheet(name))
-                typed = loaded.typed
-                self._remember(name, loaded.header, typed.header_row, typed.rows)
-                return loaded
-        loaded = parse(self.read(name))
-        if cache is not None and key is not None:
-            with contextlib.suppress(Uncachable):  # kept out: values Arrow cannot give back
-                cache.put(name, key, *encode_loaded(loaded))
+        key, cache, variant = self._cache_key(name), self._cache(name), f"typed {context}"
+        entry = cache.get(name, key, variant) if cache and key else None
+        if entry is not None:
+            loaded = decode_loaded(entry.table, entry.about, self.schema.sheet(name))
+            typed = loaded.typed
+            self._remember(name, loaded.header, typed.header_row, typed.rows)
+        else:
+            loaded = parse(self.read(name))
+            if cache and key:
+                with contextlib.suppress(Uncachable):  # kept out: values Arrow cannot give back
+                    cache.put(name, key, variant, *encode_loaded(loaded))
+        self._top_ids[name] = loaded.top_id
         return loaded
 
     def _cached_raw(self, name: str) -> RawSheet:
-        key, cache = self._cache_key(name, "raw"), self._cache(name)
-        if cache is not None and key is not None:
-            entry = cache.get(name, key)
-            if entry is not None:
-                return decode_raw(entry.table, entry.about)
+        key, cache = self._cache_key(name), self._cache(name)
+        entry = cache.get(name, key, "raw") if cache and key else None
+        if entry is not None:
+            return decode_raw(entry.table, entry.about)
         raw = self._reader.sheet(self.book_name(name))
-        if cache is not None and key is not None:
+        if cache and key:
             with contextlib.suppress(Uncachable):
-                cache.put(name, key, *encode_raw(raw))
+                cache.put(name, key, "raw", *encode_raw(raw))
         return raw
+
+    def _cached_typed(self, name: str) -> dict | None:
+        """The description of a cached parse of the sheet as it is now (any context), with
+        its table: to answer for its header, keys and ids without parsing."""
+        key, cache = self._cache_key(name), self._cache(name)
+        entry = cache.any(name, key) if cache and key else None
+        if entry is None or entry.about.get("kind") != "loaded":
+            return None
+        return {**entry.about, "table": entry.table}
 
     def _remember(self, name: str, header: list[str], header_row: int, rows: pd.Series) -> None:
         """What saving needs of a sheet read: its columns by field name, its records' rows."""
@@ -194,10 +205,10 @@ class WorkbookStorage(Storage):
         self._layouts[name] = (match_headers(sheet, header), header_row)
         self._rows[name] = rows
 
-    def _cache_key(self, name: str, what: str) -> str | None:
-        """Everything a parse of the sheet depends on: the zip directory's CRC-32 and size of
-        its part and of the parts its values refer to (shared strings, styles, the workbook),
-        crmbook's code, and `what` (the Book's context: language, lists, date order)."""
+    def _cache_key(self, name: str) -> str | None:
+        """What a parse of the sheet depends on in the file: the zip directory's CRC-32 and
+        size of its part and of the parts its values refer to (shared strings, styles, the
+        workbook), with crmbook's code. (The Book adds what it depends on besides.)"""
         part = self._parts.get(self.book_name(name))
         if part not in self._fingerprints:
             return None
@@ -207,7 +218,6 @@ class WorkbookStorage(Storage):
                 self.book_name(name),
                 self._fingerprints[part],
                 self._fingerprints[""],
-                what,
             ]
         )
 
@@ -241,11 +251,33 @@ class WorkbookStorage(Storage):
         sheet = self.schema.sheet(name)
         if name not in self._names:
             return np.array([], dtype=object)
+        cached = self._cached_typed(name)
+        if cached is not None and sheet.key in cached["columns"]:
+            column = cached["table"].column(f"c{cached['columns'].index(sheet.key)}")
+            values = column.drop_null().to_pandas()
+            return values[values != ""].to_numpy()
         layout = self.columns(name)
         if sheet.key not in layout:
             return np.array([], dtype=object)
         values = self._reader.column(self.book_name(name), layout.index(sheet.key))
         return values[values != ""].to_numpy()
+
+    def top_id(self, name: str, *, read: bool = True) -> int | None:
+        """The highest id number on the sheet: remembered beside its part when crmbook wrote
+        it last (io/stamp.py), or in a cached parse, else read from its ids (unless not
+        `read`: then _UNKNOWN)."""
+        if name not in self._top_ids:
+            stamp = self._stamps.get(self._parts.get(self.book_name(name))) or {}
+            cached = self._cached_typed(name) if "top_id" not in stamp else None
+            if "top_id" in stamp:
+                self._top_ids[name] = stamp["top_id"]
+            elif cached is not None:
+                self._top_ids[name] = cached["top_id"]
+            elif not read:
+                return _UNKNOWN
+            else:
+                self._top_ids[name] = super().top_id(name)
+        return self._top_ids[name]
 
     def _layout(self, name: str) -> tuple[list[str], int]:
         """A sheet's columns and header row, from its read or else from its header alone."""
@@ -255,7 +287,14 @@ class WorkbookStorage(Storage):
                     f"the workbook has no sheet '{name}'; cannot store "
                     f"{self.schema.sheet(name).entity} records. Restore the sheet first."
                 )
-            header, header_row = self._reader.header(self.book_name(name))
+            stamp = self._stamps.get(self._parts.get(self.book_name(name))) or {}
+            cached = self._cached_typed(name) if "columns" not in stamp else None
+            if "columns" in stamp:  # as crmbook wrote it last
+                header, header_row = stamp["columns"], stamp["header_row"]
+            elif cached is not None:
+                header, header_row = cached["header"], cached["header_row"]
+            else:
+                header, header_row = self._reader.header(self.book_name(name))
             layout = match_headers(self.schema.sheet(name), header)
             self._layouts[name] = (layout, header_row)
         return self._layouts[name]
@@ -332,7 +371,8 @@ class WorkbookStorage(Storage):
         self._path = target
         self.state = FileState.of(target)
         self._caches.pop("path", None)
-        self._open_reader()
+        self._top_ids = {k: v for k, v in self._top_ids.items() if k not in writes}
+        self._open_reader()  # the stamps of the parts written tell their top ids now
         if wrote_meta:
             self._meta = meta
             self._state, self._exact = None, exact
@@ -454,6 +494,7 @@ class WorkbookStorage(Storage):
             rows = [*raw.rows.tolist(), *([None] * len(frame))]
             change = SheetChange("rewrite", whole, header_row, number_formats(log, layout), rows)
         _mark_added_columns(log, change, added, words)
+        change.facts = {"columns": layout, "header_row": header_row}
         return change
 
     def _sheet_change(
@@ -483,7 +524,24 @@ class WorkbookStorage(Storage):
                 "append", _for_writing(sheet, appended, layout, {}, words), header_row, formats
             )
         _mark_added_columns(sheet, change, added, words)
+        ids = self._id_facts(sheet, changed, change.mode)
+        change.facts = {"columns": layout, "header_row": header_row, **(ids or {})}
         return change
+
+    def _id_facts(self, sheet: Sheet, changed: SheetChanges | None, mode: str) -> dict | None:
+        """The highest id number on the sheet as this save leaves it, when it is known
+        without reading the sheet: remembered beside the part for the next add (top_id).
+        (With the sheet's columns: the next add need not read its header either.)"""
+        if not sheet.id_prefix:
+            return None
+        if mode == "rewrite":
+            return {"top_id": highest_id_number(changed.records["id"])}
+        before = self.top_id(sheet.name, read=False)
+        if before is _UNKNOWN:
+            return None
+        added = highest_id_number(changed.appended["id"]) if changed else None
+        numbers = [n for n in (before, added) if n is not None]
+        return {"top_id": max(numbers) if numbers else None}
 
     def _lists_change(self, changes: Changes, words: Words) -> SheetChange:
         """The Lists sheet again: crmbook's lists and the numbers beside them as the book
