@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from email_validator import EmailNotValidError, validate_email
 
 from crmbook.io.cells import EXCEL_FIRST_DATE, excel_dates
@@ -441,9 +443,10 @@ def type_sheet(sheet: Sheet, raw: RawSheet, checker: Checker, dayfirst: bool = T
 
 def highest_id_number(ids: pd.Series) -> int | None:
     """The largest number ending an id ("C-000123" -> 123), None when no id ends in one."""
-    digits = ids.dropna().astype("str").str.extract(r"(\d+)$", expand=False)
-    numbers = pd.to_numeric(digits, errors="coerce").dropna()
-    return int(numbers.max()) if len(numbers) else None
+    text = pc.utf8_trim_whitespace(pa.Array.from_pandas(ids.dropna().astype("str")))
+    digits = pc.struct_field(pc.extract_regex(text, r"(?P<n>\d+)$"), [0])  # RE2, in C++
+    top = pc.max(pc.cast(digits, pa.float64())).as_py()
+    return None if top is None else int(top)
 
 
 def canonical_choices(

@@ -17,7 +17,7 @@ import crmbook
 from crmbook import NotAWorkbookError, SaveRefusedError, UnsafeWorkbookError
 from crmbook.errors import CrmbookError
 from crmbook.io.safety import BACKUP_FOLDER
-from crmbook.io.writer import SheetChange, _rewrite_sheet
+from crmbook.io.writer import SheetChange, _render_sheet
 from crmbook.schema import EXCEL_MAX_ROWS
 
 # ---------------------------------------------------------------- files that are not workbooks
@@ -367,7 +367,7 @@ def test_a_save_past_excels_last_row_is_refused():
     sheet = b'<worksheet><dimension ref="A1:A1"/><sheetData/></worksheet>'
     change = SheetChange("append", pd.DataFrame({"a": ["x", "y"]}), EXCEL_MAX_ROWS - 1)
     with pytest.raises(CrmbookError, match="Excel allows 1,048,576"):
-        _rewrite_sheet(sheet, change)
+        _render_sheet(sheet, change)
 
 
 def test_new_records_go_below_the_last_row_of_a_hand_edited_sheet(hand_edited):

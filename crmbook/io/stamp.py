@@ -4,7 +4,7 @@ A part crmbook writes carries a small JSON record in an extra field of its centr
 entry (readers skip extra fields they do not know; the zip format provides them for this):
 the part's CRC-32 and sizes as written, plus facts only the writer knew, such as the highest
 id number on a sheet (so adding a record need not scan the sheet's ids again) or where a
-sheet's compressed data can be continued (io/segments.py). The record is believed only while
+sheet's compressed data can be continued (io/appendable.py). The record is believed only while
 the directory still shows the CRC-32 and sizes it names: a part anyone else rewrote (Excel,
 LibreOffice, another tool) has other ones, and its stamp is ignored.
 """

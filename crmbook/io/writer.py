@@ -12,6 +12,7 @@ import re
 import struct
 import time
 import zipfile
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +23,11 @@ from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
 from openpyxl.utils import column_index_from_string, get_column_letter
 
 from crmbook.errors import CrmbookError
+from crmbook.io.appendable import AppendablePart, Run, Runs, crc32_combine, read_run
 from crmbook.io.cells import escape, render_rows
 from crmbook.io.newsheet import NewSheet, plan_new_sheets
 from crmbook.io.package import MAIN_NS, Package, parse_xml
-from crmbook.io.stamp import carried, stamp
+from crmbook.io.stamp import carried
 from crmbook.schema import EXCEL_MAX_ROWS
 
 _SHEETDATA_OPEN = re.compile(rb"<(?:\w+:)?sheetData\s*(/?)>")
@@ -43,6 +45,7 @@ _CELL_STYLE = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})(\d+)"[^>]*?\bs=
 _DATE_FORMAT_IDS = {*range(14, 23), *range(27, 37), *range(45, 48), *range(50, 59)}
 
 BIG_PART = 8 * 1024**2
+LARGE_PART = 2 * 1024**3  # a part that may pass 4 GB gets zip64 sizes
 
 
 @dataclass
@@ -133,17 +136,17 @@ def write_workbook(
             raise CrmbookError(f"the workbook has no sheet named {', '.join(sorted(missing))}")
         plan = plan_new_sheets(pkg, list(new_sheets), states)
         rewritten: dict[str, bytes] = {**(parts or {}), **plan.replaced}
+        sheets: dict[str, _Rendered | _Appended] = {}
         last_row_of_table: dict[str, int] = {}
         widened: dict[str, SheetChange] = {}
         last_rows: dict[str, int] = {}
         formats = CellFormats.of(pkg)
-        stamps: dict[str, dict] = {}
         for name, change in changes.items():
             part = pkg.sheets[name].part
-            rewritten[part], last_row = _rewrite_sheet(pkg.read(part), change, formats)
-            if change.facts is not None:
-                stamps[part] = change.facts
-            last_rows[name] = last_row
+            sheets[part] = _appended(pkg, part, change, formats) or _render_sheet(
+                pkg.read(part), change, formats
+            )
+            last_rows[name] = last_row = sheets[part].last_row
             for table in pkg.table_parts(part):
                 last_row_of_table[table] = last_row
                 if change.added_columns:
@@ -151,10 +154,11 @@ def write_workbook(
         for info in pkg.zip.infolist():
             if info.filename in plan.removed:
                 continue
-            facts = None
+            if info.filename in sheets:
+                sheets.pop(info.filename).write(out, pkg.zip, info)
+                continue
             if info.filename in rewritten:
                 data = rewritten.pop(info.filename)
-                facts = stamps.get(info.filename)
             elif info.filename in last_row_of_table:
                 data = _retarget_table(pkg.read(info.filename), last_row_of_table[info.filename])
                 if info.filename in widened:
@@ -162,7 +166,7 @@ def write_workbook(
             else:
                 _copy_part(pkg.zip, out, info)
                 continue
-            _write_part(out, info, data, facts)
+            _write_part(out, info, data)
         for name, data in plan.added.items():
             _write_part(out, zipfile.ZipInfo(name, date_time=time.localtime()[:6]), data)
     return last_rows
@@ -203,15 +207,16 @@ def _copy_part(src: zipfile.ZipFile, out: zipfile.ZipFile, info: zipfile.ZipInfo
     out._didModify = True
 
 
-def _write_part(
-    out: zipfile.ZipFile, info: zipfile.ZipInfo, data: bytes, facts: dict | None = None
-) -> None:
+def _write_part(out: zipfile.ZipFile, info: zipfile.ZipInfo, data: bytes) -> None:
     clone = zipfile.ZipInfo(info.filename, date_time=info.date_time)
     clone.compress_type = zipfile.ZIP_DEFLATED
     clone.external_attr = info.external_attr
-    out.writestr(clone, data, compresslevel=1 if len(data) > BIG_PART else 6)
-    if facts is not None:
-        stamp(clone, facts)
+    out.writestr(clone, data, compresslevel=_level(len(data)))
+
+
+def _level(size: int) -> int:
+    """zlib's fastest level for big parts (they are most of a save's time), else the default."""
+    return 1 if size > BIG_PART else 6
 
 
 def column_styles(head: bytes, width: int) -> list[int | None]:
@@ -258,20 +263,120 @@ def _own_styles(
     return own
 
 
-def _rewrite_sheet(
-    xml: bytes, change: SheetChange, formats: CellFormats = CellFormats()
-) -> tuple[bytes, int]:
-    opening = _SHEETDATA_OPEN.search(xml)
-    if opening is None:
-        raise CrmbookError("a sheet without <sheetData> cannot be written; re-save it in Excel")
-    head = xml[: opening.start()]
+@dataclass
+class _Rendered:
+    """A sheet part written whole: its head (to `<sheetData>`), rows and tail, each deflated
+    as a run of its own (io/appendable.py) so that the next save can append to it."""
+
+    head: bytes
+    rows: list[bytes]
+    tail: bytes
+    last_row: int
+    facts: dict | None
+
+    def write(self, out: zipfile.ZipFile, source: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+        size = sum(map(len, self.rows))
+        part = AppendablePart(out, info, large=size > LARGE_PART)
+        head = part.deflate([self.head])
+        rows = part.deflate(self.rows, _level(size))
+        tail = part.deflate([self.tail], last=True)
+        part.close(_stamped(self.facts, Runs(head, rows, tail, self.last_row)))
+
+
+@dataclass
+class _Appended:
+    """New rows for a sheet part crmbook wrote in runs: its compressed rows are copied as they
+    are, the new rows deflated after them; only the (small) head and tail are deflated again."""
+
+    head: bytes
+    rows: bytes
+    tail: bytes
+    last_row: int
+    facts: dict | None
+    before: Runs
+
+    def write(self, out: zipfile.ZipFile, source: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+        before = self.before
+        large = info.file_size + len(self.rows) > LARGE_PART
+        part = AppendablePart(out, info, large=large)
+        head = part.deflate([self.head])
+        kept = part.copy(source, info, before.head.compressed, before.rows)
+        new = part.deflate([self.rows])
+        rows = Run(
+            kept.compressed + new.compressed,
+            kept.size + new.size,
+            crc32_combine(kept.crc, new.crc, new.size),
+        )
+        tail = part.deflate([self.tail], last=True)
+        part.close(_stamped(self.facts, Runs(head, rows, tail, self.last_row)))
+
+
+def _stamped(facts: dict | None, runs: Runs) -> dict:
+    return {**(facts or {}), **runs.facts()}
+
+
+def _appended(
+    pkg: Package, part: str, change: SheetChange, formats: CellFormats
+) -> _Appended | None:
+    """New rows for a part crmbook wrote last, without inflating its rows; None when the
+    part is not as crmbook wrote it (or the change needs more than rows appended)."""
+    if change.mode != "append" or change.added_columns:
+        return None
+    info = pkg.infos[part]
+    before = Runs.of(pkg.stamp(part))
+    if before is None:
+        return None
+    try:
+        head = read_run(pkg.zip, info, 0, before.head)
+        tail = read_run(pkg.zip, info, before.head.compressed + before.rows.compressed, before.tail)
+    except (ValueError, zlib.error, OSError):
+        return None
+    whole = crc32_combine(
+        crc32_combine(before.head.crc, before.rows.crc, before.rows.size),
+        before.tail.crc,
+        before.tail.size,
+    )
+    if whole != info.CRC or not head.endswith(b"<sheetData>"):
+        return None
+    styles = _column_styles(head, change, formats)
+    first = max(before.last_row, change.header_row) + 1
+    rows, last = _new_rows(change, first, styles, None)
+    last_row = max(last, before.last_row)
+    head = _set_dimension(head, last_row)
+    return _Appended(head, rows, tail, last_row, change.facts, before)
+
+
+def _column_styles(head: bytes, change: SheetChange, formats: CellFormats) -> list[int | None]:
+    """The style each column's new cells take: the column's own, if it fits the values."""
     width = change.frame.shape[1]
-    styles = [
+    return [
         formats.style_for(wanted, style)
         for style, wanted in zip(
             column_styles(head, width), change.formats or [None] * width, strict=True
         )
     ]
+
+
+def _new_rows(change: SheetChange, first: int, styles: list[int | None], own) -> tuple[bytes, int]:
+    """The frame's rows as XML from row `first` on, and the last row's number."""
+    last = first + len(change.frame) - 1
+    if last > EXCEL_MAX_ROWS:
+        raise CrmbookError(
+            f"this save would put {last:,} rows on one sheet; Excel allows {EXCEL_MAX_ROWS:,}. "
+            "Move old records to an archive workbook or use the database backend."
+        )
+    return "".join(render_rows(change.frame, first, styles, own)).encode(), last
+
+
+def _render_sheet(
+    xml: bytes, change: SheetChange, formats: CellFormats = CellFormats()
+) -> _Rendered:
+    opening = _SHEETDATA_OPEN.search(xml)
+    if opening is None:
+        raise CrmbookError("a sheet without <sheetData> cannot be written; re-save it in Excel")
+    head = xml[: opening.start()]
+    width = change.frame.shape[1]
+    styles = _column_styles(head, change, formats)
     own = None
     if opening.group(1):  # <sheetData/>: nothing there yet
         kept, tail, last_kept = b"", xml[opening.end() :], 0
@@ -287,19 +392,14 @@ def _rewrite_sheet(
         last_kept = _last_row_number(kept)
         own = _own_styles(change, body, styles, formats)
     first = max(last_kept, change.header_row) + 1
-    last = first + len(change.frame) - 1
-    if last > EXCEL_MAX_ROWS:
-        raise CrmbookError(
-            f"this save would put {last:,} rows on one sheet; Excel allows {EXCEL_MAX_ROWS:,}. "
-            "Move old records to an archive workbook or use the database backend."
-        )
-    new_rows = "".join(render_rows(change.frame, first, styles, own)).encode()
+    new_rows, last = _new_rows(change, first, styles, own)
     last_row = max(last, last_kept)
     head = _set_dimension(head, last_row, width if change.added_columns else None)
     if change.added_columns:
         head = _add_cols(head, change, width, styles)
-    data = b"".join([head, b"<sheetData>", kept, new_rows, b"</sheetData>", tail])
-    return data, last_row
+    return _Rendered(
+        head + b"<sheetData>", [kept, new_rows], b"</sheetData>" + tail, last_row, change.facts
+    )
 
 
 def _rows_through(body: bytes, header_row: int) -> bytes:

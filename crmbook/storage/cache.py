@@ -229,8 +229,7 @@ def _write(path: Path, table: pa.Table) -> None:
         with pa.ipc.new_file(sink, table.schema) as writer:
             writer.write_table(table)
         f.write(_TRAILER.pack(sink.crc, sink.length, _MARK))
-        f.flush()
-        os.fsync(f.fileno())
+    # No fsync: an entry a crash left half-written fails its CRC-32 check and is rebuilt.
 
 
 class _Checksummed:
