@@ -181,3 +181,27 @@ def test_erase_after_libreoffice_saved_the_workbook(tmp_path):
     result = CliRunner().invoke(main, ["person", "erase", str(path), person, "--yes"])
     assert result.exit_code == 0, result.output
     assert _traces(folder, list(PERSON.values())) == []
+
+
+def test_erase_leaves_nothing_of_the_person_in_the_cache(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("CRMBOOK_CACHE_DIR", str(cache))
+    path, anna, _ = _book(tmp_path)
+
+    def read_every_sheet() -> None:  # each sheet parsed and cached
+        book = crmbook.open(path)
+        assert all(len(book.table(s.name).df) >= 0 for s in crmbook.SCHEMA.entities)
+        book.close()
+
+    read_every_sheet()
+
+    def traces() -> list[str]:
+        text = b"".join(p.read_bytes() for p in cache.rglob("*") if p.is_file())
+        return [t for t in ("Anna Schmidt", "anna@example.com") if t.encode() in text]
+
+    assert traces()
+    result = CliRunner().invoke(main, ["person", "erase", str(path), anna, "--yes"])
+    assert result.exit_code == 0, result.output
+    assert traces() == []
+    read_every_sheet()  # what is cached again is the erased book
+    assert traces() == []
