@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from email_validator import EmailNotValidError, validate_email
 
 from crmbook.io.cells import EXCEL_FIRST_DATE, excel_dates
 from crmbook.io.reader import RawSheet
@@ -476,6 +475,8 @@ _EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
 
 def _email_problem(value: str) -> str:
+    from email_validator import EmailNotValidError, validate_email  # only when checking emails
+
     try:
         validate_email(value, check_deliverability=False)
     except EmailNotValidError as e:

@@ -6,6 +6,8 @@ under TYPE_CHECKING, as /work/shared/tools/import_cycles.py counts them."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -149,3 +151,13 @@ def test_no_part_reads_another_parts_private_attributes():
                 continue
             reads.append(f"{module}:{node.lineno} reads .{node.attr}")
     assert not reads, "\n".join(reads)
+
+
+def test_the_command_line_starts_without_what_only_some_commands_need():
+    """openpyxl (writing a new workbook or sheet) and email_validator (checking emails) take
+    a good part of a second to import: every command would pay it at start-up."""
+    code = (
+        "import sys, crmbook.cli; print(sorted({'openpyxl', 'email_validator'} & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -8,6 +8,7 @@ format exists yet. Every other part is copied by the writer byte for byte.
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from collections.abc import Mapping
@@ -16,11 +17,9 @@ from xml.sax.saxutils import quoteattr
 
 import pandas as pd
 from lxml import etree
-from openpyxl.styles.numbers import BUILTIN_FORMATS
-from openpyxl.utils import get_column_letter
 
 from crmbook.errors import CrmbookError
-from crmbook.io.cells import render_rows
+from crmbook.io.cells import column_letter, render_rows
 from crmbook.io.package import MAIN_NS, PKG_REL_NS, REL_NS, Package
 from crmbook.schema import EXCEL_MAX_ROWS
 
@@ -32,7 +31,14 @@ _FORBIDDEN_IN_SHEET_NAME = re.compile(r"[\[\]:*?/\\]")
 _TABLE_NAME_BAD = re.compile(r"[^A-Za-z0-9_.]")
 _LOOKS_LIKE_REF = re.compile(r"^([A-Za-z]{1,3}\d+|[RrCc]\d*([RrCc]\d*)?)$")
 TABLE_NAME = "displayName"
-_BUILTIN_IDS = {code: number for number, code in BUILTIN_FORMATS.items()}
+
+
+@functools.cache
+def _builtin_ids() -> dict[str, int]:
+    """Excel's built-in number formats by code (openpyxl imported only when writing one)."""
+    from openpyxl.styles.numbers import BUILTIN_FORMATS
+
+    return {code: number for number, code in BUILTIN_FORMATS.items()}
 
 
 @dataclass
@@ -131,7 +137,7 @@ class _Styles:
         if number_format in (None, "General") or self.root is None:
             return None
         ns = {"m": MAIN_NS}
-        fmt_id = _BUILTIN_IDS.get(number_format)
+        fmt_id = _builtin_ids().get(number_format)
         numfmts = self.root.find("m:numFmts", ns)
         if fmt_id is None:
             for n in self.root.iterfind("m:numFmts/m:numFmt", ns):
@@ -350,7 +356,7 @@ def _drop_override(types: etree._Element, part: str) -> None:
 
 
 def _table_xml(table_id: int, name: str, headers: list[str], rows: int) -> bytes:
-    ref = f"A1:{get_column_letter(len(headers))}{max(rows, 1) + 1}"
+    ref = f"A1:{column_letter(len(headers))}{max(rows, 1) + 1}"
     columns = "".join(
         f"<tableColumn id={quoteattr(str(i))} name={quoteattr(h)}/>"
         for i, h in enumerate(headers, start=1)
@@ -392,7 +398,7 @@ def _sheet_xml(
     parts = [
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n',
         f'<worksheet xmlns="{MAIN_NS}" xmlns:r="{REL_NS}">',
-        f'<dimension ref="A1:{get_column_letter(width)}{last}"/>',
+        f'<dimension ref="A1:{column_letter(width)}{last}"/>',
         f'<sheetViews><sheetView workbookViewId="0">{pane}</sheetView></sheetViews>',
         '<sheetFormatPr defaultRowHeight="15"/>',
         f"<cols>{cols}</cols>" if cols else "",

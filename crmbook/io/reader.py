@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import fastexcel
-import openpyxl
 import pandas as pd
 
 from crmbook.errors import NotAWorkbookError
@@ -97,6 +96,8 @@ class Reader:
         openpyxl's streaming mode stops after the first non-blank row; fastexcel would
         parse the whole sheet first.
         """
+        import openpyxl  # only here: importing it costs every command a quarter second
+
         workbook = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
         try:
             for row in workbook[name].iter_rows():

@@ -31,7 +31,6 @@ from crmbook.io.safety import (
     remove_stale_temporaries,
 )
 from crmbook.io.scrub import pattern, scrub, scrub_parts
-from crmbook.io.template import meta_rows, write_template
 from crmbook.io.writer import SheetChange, write_workbook
 from crmbook.languages import Words, book_words, sheet_aliases
 from crmbook.lists import lists_columns, numbers_column
@@ -71,6 +70,8 @@ def create_workbook(path: Path, schema: Schema, *, overwrite: bool = False, lang
     """Write a new empty workbook from the schema (sheets and labels in `lang`) and open it."""
     if path.exists() and not overwrite:
         raise CrmbookError(f"{path} already exists; choose another name or delete it first")
+    from crmbook.io.template import write_template  # openpyxl: for a new workbook only
+
     now = dt.datetime.now().replace(microsecond=0)
     with Temporary(path) as tmp:
         write_template(tmp.path, workbook_id=uuid.uuid4().hex, now=now, schema=schema, lang=lang)
@@ -349,6 +350,8 @@ class WorkbookStorage(Storage):
         exact = None
         if wrote_meta:
             exact = self._record_generation(changes, meta, writes, new_sheets)
+            from crmbook.io.template import meta_rows
+
             rows = dict(meta_rows(self.schema, "", changes.when))
             rows.update(meta)
             frame = pd.DataFrame({"key": list(rows), "value": list(rows.values())})
