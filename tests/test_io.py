@@ -17,7 +17,7 @@ import crmbook
 from crmbook import NotAWorkbookError, SaveRefusedError, UnsafeWorkbookError
 from crmbook.errors import CrmbookError
 from crmbook.io.safety import BACKUP_FOLDER
-from crmbook.io.writer import SheetChange, _render_sheet
+from crmbook.io.writer import SheetChange, write_workbook
 from crmbook.schema import EXCEL_MAX_ROWS
 
 # ---------------------------------------------------------------- files that are not workbooks
@@ -363,11 +363,10 @@ def test_the_dimension_follows_the_rows(new_book):
         assert b'<dimension ref="A1:U3"/>' in z.read("xl/worksheets/sheet1.xml")
 
 
-def test_a_save_past_excels_last_row_is_refused():
-    sheet = b'<worksheet><dimension ref="A1:A1"/><sheetData/></worksheet>'
+def test_a_save_past_excels_last_row_is_refused(new_book, tmp_path):
     change = SheetChange("append", pd.DataFrame({"a": ["x", "y"]}), EXCEL_MAX_ROWS - 1)
     with pytest.raises(CrmbookError, match="Excel allows 1,048,576"):
-        _render_sheet(sheet, change)
+        write_workbook(new_book.path, tmp_path / "out.xlsx", {"Customers": change})
 
 
 def test_new_records_go_below_the_last_row_of_a_hand_edited_sheet(hand_edited):

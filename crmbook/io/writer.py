@@ -12,107 +12,23 @@ import re
 import struct
 import time
 import zipfile
-import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 from lxml import etree
-from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
-from openpyxl.utils import column_index_from_string, get_column_letter
 
 from crmbook.errors import CrmbookError
-from crmbook.io.appendable import AppendablePart, Run, Runs, crc32_combine, read_run
-from crmbook.io.cells import escape, render_rows
+from crmbook.io.cells import column_letter, column_number
 from crmbook.io.newsheet import NewSheet, plan_new_sheets
 from crmbook.io.package import MAIN_NS, Package, parse_xml
+from crmbook.io.sheetpart import CellFormats, SheetChange, level, plan_sheet
 from crmbook.io.stamp import carried
-from crmbook.schema import EXCEL_MAX_ROWS
 
-_SHEETDATA_OPEN = re.compile(rb"<(?:\w+:)?sheetData\s*(/?)>")
-_SHEETDATA_CLOSE = re.compile(rb"</(?:\w+:)?sheetData>")
-_ROW_CLOSE = re.compile(rb"</(?:\w+:)?row>")
-_DIMENSION = re.compile(rb'(<(?:\w+:)?dimension\s+ref=")([^"]*)(")')
-_ROW_NUMBER = re.compile(rb'<(?:\w+:)?row\b[^>]*?\br="(\d+)"')
-_COL = re.compile(rb"<(?:\w+:)?col\b([^>]*)/?>")
-_ATTR = re.compile(rb'(\w+)="([^"]*)"')
 _TABLE_REF = re.compile(
     rb'(<(?:\w+:)?(?:table|autoFilter)\b[^>]*?\bref=")([A-Z]+)(\d+):([A-Z]+)(\d+)(")'
 )
-_CELL_STYLE = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})(\d+)"[^>]*?\bs="(\d+)"')
-# Built-in number formats Excel shows as dates, with the East Asian ones openpyxl does not list.
-_DATE_FORMAT_IDS = {*range(14, 23), *range(27, 37), *range(45, 48), *range(50, 59)}
 
-BIG_PART = 8 * 1024**2
-LARGE_PART = 2 * 1024**3  # a part that may pass 4 GB gets zip64 sizes
-
-
-@dataclass
-class SheetChange:
-    """What to write into one owned sheet.
-
-    mode "rewrite" replaces every data row with `frame`; mode "append" keeps the rows
-    already there and adds `frame` after them (the fast path for new records).
-    formats: the number format each column's values need (None: any), so a date never lands
-    in a column styled for numbers or the other way round.
-    source_rows: in a rewrite, the Excel row each record stood on (None for new ones), so its
-    cells keep their own style: a fill, the date format of a user's own column.
-    added_columns: the last columns of `frame` are new to the sheet (a schema upgrade): their
-    header cells are written and the sheet's table is widened to hold them.
-    """
-
-    mode: str
-    frame: pd.DataFrame
-    header_row: int = 1
-    formats: list[str | None] | None = None
-    source_rows: list[int | None] | None = None
-    added_columns: list[str] | None = None
-    added_widths: list[float] | None = None
-    facts: dict | None = None  # remembered beside the written part (io/stamp.py)
-
-
-@dataclass(frozen=True)
-class CellFormats:
-    """The number format of every cell style (cellXfs) in the workbook's styles part."""
-
-    codes: tuple[str, ...] = ()
-    dates: tuple[bool, ...] = ()
-
-    @classmethod
-    def of(cls, pkg: Package) -> CellFormats:
-        rels = pkg.rels(pkg.workbook_part).values()
-        part = next((target for kind, target in rels if kind == "styles"), None)
-        if part is None or part not in pkg.infos:
-            return cls()
-        root = pkg.xml(part)
-        custom = {
-            int(n.get("numFmtId", "0")): n.get("formatCode", "")
-            for n in root.iterfind(f"{{{MAIN_NS}}}numFmts/{{{MAIN_NS}}}numFmt")
-        }
-        ids = [
-            int(xf.get("numFmtId", "0"))
-            for xf in root.iterfind(f"{{{MAIN_NS}}}cellXfs/{{{MAIN_NS}}}xf")
-        ]
-        return cls(
-            tuple(custom.get(i, BUILTIN_FORMATS.get(i, "General")) for i in ids),
-            tuple(i in _DATE_FORMAT_IDS or is_date_format(custom.get(i, "General")) for i in ids),
-        )
-
-    def fits(self, style: int | None, wanted: str | None) -> bool:
-        """Whether a cell of this style shows the values of a column wanting `wanted` right."""
-        if wanted is None or wanted in ("@", "General"):
-            return True
-        shows_dates = style is not None and style < len(self.dates) and self.dates[style]
-        return shows_dates == is_date_format(wanted)
-
-    def style_for(self, wanted: str | None, current: int | None) -> int | None:
-        """`current` if it fits, else a style with exactly `wanted`, else any style that fits."""
-        if self.fits(current, wanted):
-            return current
-        if wanted in self.codes:
-            return self.codes.index(wanted)
-        return next((i for i in range(len(self.codes)) if self.fits(i, wanted)), current)
+__all__ = ["SheetChange", "write_workbook"]
 
 
 def write_workbook(
@@ -136,16 +52,14 @@ def write_workbook(
             raise CrmbookError(f"the workbook has no sheet named {', '.join(sorted(missing))}")
         plan = plan_new_sheets(pkg, list(new_sheets), states)
         rewritten: dict[str, bytes] = {**(parts or {}), **plan.replaced}
-        sheets: dict[str, _Rendered | _Appended] = {}
+        sheets = {}
         last_row_of_table: dict[str, int] = {}
         widened: dict[str, SheetChange] = {}
         last_rows: dict[str, int] = {}
         formats = CellFormats.of(pkg)
         for name, change in changes.items():
             part = pkg.sheets[name].part
-            sheets[part] = _appended(pkg, part, change, formats) or _render_sheet(
-                pkg.read(part), change, formats
-            )
+            sheets[part] = plan_sheet(pkg, part, change, formats)
             last_rows[name] = last_row = sheets[part].last_row
             for table in pkg.table_parts(part):
                 last_row_of_table[table] = last_row
@@ -211,227 +125,7 @@ def _write_part(out: zipfile.ZipFile, info: zipfile.ZipInfo, data: bytes) -> Non
     clone = zipfile.ZipInfo(info.filename, date_time=info.date_time)
     clone.compress_type = zipfile.ZIP_DEFLATED
     clone.external_attr = info.external_attr
-    out.writestr(clone, data, compresslevel=_level(len(data)))
-
-
-def _level(size: int) -> int:
-    """zlib's fastest level for big parts (they are most of a save's time), else the default."""
-    return 1 if size > BIG_PART else 6
-
-
-def column_styles(head: bytes, width: int) -> list[int | None]:
-    """The style index of each column from <cols>, so new cells look like the column."""
-    styles: list[int | None] = [None] * width
-    for match in _COL.finditer(head):
-        attrs = {k.decode(): v.decode() for k, v in _ATTR.findall(match.group(1))}
-        if "style" not in attrs:
-            continue
-        lo, hi = int(attrs.get("min", 0)), int(attrs.get("max", 0))
-        for col in range(max(lo, 1), min(hi, width) + 1):
-            styles[col - 1] = int(attrs["style"])
-    return styles
-
-
-def cell_styles(body: bytes) -> dict[int, dict[int, int]]:
-    """The style each cell carries, by Excel row and column position (0 is column A)."""
-    found: dict[int, dict[int, int]] = {}
-    for letters, row, style in _CELL_STYLE.findall(body):
-        found.setdefault(int(row), {})[column_index_from_string(letters.decode()) - 1] = int(style)
-    return found
-
-
-def _own_styles(
-    change: SheetChange, body: bytes, styles: list[int | None], formats: CellFormats
-) -> list[dict[int, int] | None] | None:
-    """Per record, the cells whose own style differs from their column's and still fits."""
-    if change.mode != "rewrite" or change.source_rows is None:
-        return None
-    found = cell_styles(body)
-    wanted = change.formats or [None] * len(styles)
-    own: list[dict[int, int] | None] = []
-    for row in change.source_rows:
-        cells = found.get(int(row)) if row is not None and row == row else None
-        own.append(
-            {
-                i: style
-                for i, style in cells.items()
-                if i < len(styles) and style != styles[i] and formats.fits(style, wanted[i])
-            }
-            if cells
-            else None
-        )
-    return own
-
-
-@dataclass
-class _Rendered:
-    """A sheet part written whole: its head (to `<sheetData>`), rows and tail, each deflated
-    as a run of its own (io/appendable.py) so that the next save can append to it."""
-
-    head: bytes
-    rows: list[bytes]
-    tail: bytes
-    last_row: int
-    facts: dict | None
-
-    def write(self, out: zipfile.ZipFile, source: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
-        size = sum(map(len, self.rows))
-        part = AppendablePart(out, info, large=size > LARGE_PART)
-        head = part.deflate([self.head])
-        rows = part.deflate(self.rows, _level(size))
-        tail = part.deflate([self.tail], last=True)
-        part.close(_stamped(self.facts, Runs(head, rows, tail, self.last_row)))
-
-
-@dataclass
-class _Appended:
-    """New rows for a sheet part crmbook wrote in runs: its compressed rows are copied as they
-    are, the new rows deflated after them; only the (small) head and tail are deflated again."""
-
-    head: bytes
-    rows: bytes
-    tail: bytes
-    last_row: int
-    facts: dict | None
-    before: Runs
-
-    def write(self, out: zipfile.ZipFile, source: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
-        before = self.before
-        large = info.file_size + len(self.rows) > LARGE_PART
-        part = AppendablePart(out, info, large=large)
-        head = part.deflate([self.head])
-        kept = part.copy(source, info, before.head.compressed, before.rows)
-        new = part.deflate([self.rows])
-        rows = Run(
-            kept.compressed + new.compressed,
-            kept.size + new.size,
-            crc32_combine(kept.crc, new.crc, new.size),
-        )
-        tail = part.deflate([self.tail], last=True)
-        part.close(_stamped(self.facts, Runs(head, rows, tail, self.last_row)))
-
-
-def _stamped(facts: dict | None, runs: Runs) -> dict:
-    return {**(facts or {}), **runs.facts()}
-
-
-def _appended(
-    pkg: Package, part: str, change: SheetChange, formats: CellFormats
-) -> _Appended | None:
-    """New rows for a part crmbook wrote last, without inflating its rows; None when the
-    part is not as crmbook wrote it (or the change needs more than rows appended)."""
-    if change.mode != "append" or change.added_columns:
-        return None
-    info = pkg.infos[part]
-    before = Runs.of(pkg.stamp(part))
-    if before is None:
-        return None
-    try:
-        head = read_run(pkg.zip, info, 0, before.head)
-        tail = read_run(pkg.zip, info, before.head.compressed + before.rows.compressed, before.tail)
-    except (ValueError, zlib.error, OSError):
-        return None
-    whole = crc32_combine(
-        crc32_combine(before.head.crc, before.rows.crc, before.rows.size),
-        before.tail.crc,
-        before.tail.size,
-    )
-    if whole != info.CRC or not head.endswith(b"<sheetData>"):
-        return None
-    styles = _column_styles(head, change, formats)
-    first = max(before.last_row, change.header_row) + 1
-    rows, last = _new_rows(change, first, styles, None)
-    last_row = max(last, before.last_row)
-    head = _set_dimension(head, last_row)
-    return _Appended(head, rows, tail, last_row, change.facts, before)
-
-
-def _column_styles(head: bytes, change: SheetChange, formats: CellFormats) -> list[int | None]:
-    """The style each column's new cells take: the column's own, if it fits the values."""
-    width = change.frame.shape[1]
-    return [
-        formats.style_for(wanted, style)
-        for style, wanted in zip(
-            column_styles(head, width), change.formats or [None] * width, strict=True
-        )
-    ]
-
-
-def _new_rows(change: SheetChange, first: int, styles: list[int | None], own) -> tuple[bytes, int]:
-    """The frame's rows as XML from row `first` on, and the last row's number."""
-    last = first + len(change.frame) - 1
-    if last > EXCEL_MAX_ROWS:
-        raise CrmbookError(
-            f"this save would put {last:,} rows on one sheet; Excel allows {EXCEL_MAX_ROWS:,}. "
-            "Move old records to an archive workbook or use the database backend."
-        )
-    return "".join(render_rows(change.frame, first, styles, own)).encode(), last
-
-
-def _render_sheet(
-    xml: bytes, change: SheetChange, formats: CellFormats = CellFormats()
-) -> _Rendered:
-    opening = _SHEETDATA_OPEN.search(xml)
-    if opening is None:
-        raise CrmbookError("a sheet without <sheetData> cannot be written; re-save it in Excel")
-    head = xml[: opening.start()]
-    width = change.frame.shape[1]
-    styles = _column_styles(head, change, formats)
-    own = None
-    if opening.group(1):  # <sheetData/>: nothing there yet
-        kept, tail, last_kept = b"", xml[opening.end() :], 0
-    else:
-        closing = _SHEETDATA_CLOSE.search(xml, opening.end())
-        if closing is None:
-            raise CrmbookError("a sheet's <sheetData> is not closed: the file is damaged")
-        body = xml[opening.end() : closing.start()]
-        tail = xml[closing.end() :]
-        kept = body if change.mode == "append" else _rows_through(body, change.header_row)
-        if change.added_columns:
-            kept = _add_header_cells(kept, change, width)
-        last_kept = _last_row_number(kept)
-        own = _own_styles(change, body, styles, formats)
-    first = max(last_kept, change.header_row) + 1
-    new_rows, last = _new_rows(change, first, styles, own)
-    last_row = max(last, last_kept)
-    head = _set_dimension(head, last_row, width if change.added_columns else None)
-    if change.added_columns:
-        head = _add_cols(head, change, width, styles)
-    return _Rendered(
-        head + b"<sheetData>", [kept, new_rows], b"</sheetData>" + tail, last_row, change.facts
-    )
-
-
-def _rows_through(body: bytes, header_row: int) -> bytes:
-    """The leading rows up to and including the header, byte for byte."""
-    end = 0
-    for match in _ROW_NUMBER.finditer(body):
-        if int(match.group(1)) > header_row:
-            return body[: match.start()]
-        end = match.start()
-    if end == 0 and not body.strip():
-        return b""
-    return body
-
-
-def _last_row_number(body: bytes) -> int:
-    for size in (1 << 16, len(body)):
-        numbers = _ROW_NUMBER.findall(body[-size:])
-        if numbers:
-            return int(numbers[-1])
-    return 0
-
-
-def _set_dimension(head: bytes, last_row: int, width: int | None = None) -> bytes:
-    def replace(m: re.Match) -> bytes:
-        ref = m.group(2).decode()
-        start = ref.split(":")[0]
-        end_col = re.sub(r"\d+", "", ref.split(":")[-1]) or "A"
-        if width and column_index_from_string(end_col) < width:
-            end_col = get_column_letter(width)
-        return m.group(1) + f"{start}:{end_col}{max(last_row, 1)}".encode() + m.group(3)
-
-    return _DIMENSION.sub(replace, head, count=1)
+    out.writestr(clone, data, compresslevel=level(len(data)))
 
 
 def _retarget_table(xml: bytes, last_row: int) -> bytes:
@@ -453,60 +147,6 @@ def _retarget_table(xml: bytes, last_row: int) -> bytes:
     return _TABLE_REF.sub(replace, xml)
 
 
-def _add_header_cells(kept: bytes, change: SheetChange, width: int) -> bytes:
-    """Write the headers of columns new to the sheet at the end of its header row."""
-    first = width - len(change.added_columns) + 1
-    cells = "".join(
-        f'<c r="{get_column_letter(first + i)}{change.header_row}" t="inlineStr">'
-        f'<is><t xml:space="preserve">{escape(name)}</t></is></c>'
-        for i, name in enumerate(change.added_columns)
-    ).encode()
-    for match in _ROW_NUMBER.finditer(kept):
-        if int(match.group(1)) != change.header_row:
-            continue
-        start = kept.rfind(b"<", 0, match.end())
-        tag_end = kept.index(b">", match.end())
-        if kept[tag_end - 1 : tag_end] == b"/":  # <row r="1"/>: an empty header row
-            opened = kept[start : tag_end - 1] + b">"
-            return kept[:start] + opened + cells + b"</row>" + kept[tag_end + 1 :]
-        close = _ROW_CLOSE.search(kept, tag_end)
-        row = kept[start : close.start()]
-        prefix = re.match(rb"<(\w+:)?", row).group(1) or b""
-        if prefix:
-            cells = cells.replace(b"<", b"<" + prefix).replace(b"<" + prefix + b"/", b"</" + prefix)
-        row = re.sub(rb'\s(?:spans)="[^"]*"', b"", row[: tag_end - start]) + row[tag_end - start :]
-        return kept[:start] + row + cells + kept[close.start() :]
-    header = f'<row r="{change.header_row}">'.encode() + cells + b"</row>"
-    return header + kept
-
-
-def _add_cols(head: bytes, change: SheetChange, width: int, styles: list[int | None]) -> bytes:
-    """Give the new columns the width (and number format) the schema declares."""
-    first = width - len(change.added_columns) + 1
-    widths = change.added_widths or [12.0] * len(change.added_columns)
-    cols = "".join(
-        f'<col min="{first + i}" max="{first + i}" width="{w:g}" customWidth="1"'
-        + (f' style="{styles[first + i - 1]}"' if styles[first + i - 1] is not None else "")
-        + "/>"
-        for i, w in enumerate(widths)
-    ).encode()
-    taken = set()
-    for match in _COL.finditer(head):
-        attrs = {k.decode(): v.decode() for k, v in _ATTR.findall(match.group(1))}
-        taken |= set(range(int(attrs.get("min", 0)), int(attrs.get("max", 0)) + 1))
-    if taken & set(range(first, width + 1)):
-        return head
-    closing = re.search(rb"</(?:\w+:)?cols>", head)
-    if closing:
-        return head[: closing.start()] + cols + head[closing.start() :]
-    anchor = re.search(rb"<(?:\w+:)?sheetFormatPr\b[^>]*>", head) or re.search(
-        rb"</(?:\w+:)?sheetViews>", head
-    )
-    if anchor is None:
-        return head
-    return head[: anchor.end()] + b"<cols>" + cols + b"</cols>" + head[anchor.end() :]
-
-
 def _widen_table(xml: bytes, change: SheetChange) -> bytes:
     """Stretch a table over the columns added to its sheet, one tableColumn each."""
     root = parse_xml(xml, "table")
@@ -515,13 +155,13 @@ def _widen_table(xml: bytes, change: SheetChange) -> bytes:
     end_col = re.sub(r"\d+", "", end)
     end_row = re.sub(r"[A-Z]+", "", end)
     width = change.frame.shape[1]
-    if column_index_from_string(end_col) >= width:
+    if column_number(end_col) >= width:
         return xml
     columns = root.find(f"{{{MAIN_NS}}}tableColumns")
     ids = [int(c.get("id", "0")) for c in columns]
     names = list(change.frame.columns)
     names[width - len(change.added_columns) :] = change.added_columns  # as in the header cells
-    first_new = column_index_from_string(end_col) + 1
+    first_new = column_number(end_col) + 1
     top_row = int(re.sub(r"[A-Z]+", "", start))
     for position in range(first_new, width + 1):
         ids.append(max(ids) + 1)
@@ -529,7 +169,7 @@ def _widen_table(xml: bytes, change: SheetChange) -> bytes:
         el.set("id", str(ids[-1]))
         el.set("name", str(names[position - 1]))
     columns.set("count", str(len(columns)))
-    new_ref = f"{start}:{get_column_letter(width)}{max(int(end_row), top_row + 1)}"
+    new_ref = f"{start}:{column_letter(width)}{max(int(end_row), top_row + 1)}"
     root.set("ref", new_ref)
     auto = root.find(f"{{{MAIN_NS}}}autoFilter")
     if auto is not None:

@@ -520,6 +520,7 @@ class WorkbookStorage(Storage):
                 header_row,
                 formats,
                 _read_rows(read_rows, changed.read_positions).tolist(),
+                unchanged=_unchanged(sheet, changed),
             )
         else:
             appended = changed.appended if changed else pd.DataFrame()
@@ -664,6 +665,17 @@ def _read_rows(rows: pd.Series | None, positions: pd.Series) -> np.ndarray:
     found = rows.to_numpy(dtype=object)[read[known].astype(np.int64)]
     out[known] = [None if pd.isna(row) else int(row) for row in found]
     return out
+
+
+def _unchanged(sheet: Sheet, changed: SheetChanges) -> list[bool] | None:
+    """Per record, whether it is as it was read (its stored row can be kept as it is): not
+    new, given no id, not updated. Only for sheets keyed by ids (an id never changes)."""
+    if not sheet.id_prefix or changed.read_positions is None:
+        return None
+    positions = changed.read_positions
+    given = positions.isin(list(changed.given_ids)).fillna(False)
+    updated = changed.records[sheet.key].isin(list(changed.updated))
+    return (positions.notna() & ~given & ~updated).to_numpy(dtype=bool).tolist()
 
 
 def _all_records(changed: SheetChanges | None) -> pd.DataFrame | None:
