@@ -76,6 +76,9 @@ class SheetCache:
     def __init__(self, root: Path, book: str):
         self.root = root
         self.folder = root / _digest(book, 8)
+        # Entries checked by this instance, with their file's identity then: an open asks
+        # for a sheet's entry more than once (header, ids, frame), its CRC is taken once.
+        self._checked: dict[Path, tuple[tuple[int, ...], Entry]] = {}
 
     @classmethod
     def of_book(cls, book: str) -> SheetCache | None:
@@ -108,19 +111,31 @@ class SheetCache:
         return None
 
     def _open(self, path: Path, key: str | None) -> Entry | None:
-        try:
-            entry = _read(path)
-        except FileNotFoundError:
-            return None
-        except (Unusable, OSError, pa.ArrowException, ValueError):
-            _remove(path)
-            return None
+        entry = self._checked_before(path)
+        if entry is None:
+            try:
+                entry = _read(path)
+            except FileNotFoundError:
+                return None
+            except (Unusable, OSError, pa.ArrowException, ValueError):
+                _remove(path)
+                return None
         if key is not None and entry.about.get("key") != key:
             _remove(path)
             return None
         with contextlib.suppress(OSError):
             os.utime(path)  # used now: evicted last
+            self._checked[path] = (_identity(path), entry)
         return entry
+
+    def _checked_before(self, path: Path) -> Entry | None:
+        """The entry this instance checked, while its file is the one it checked (any
+        write, replacement, chmod or chown changes the inode's change time)."""
+        known = self._checked.get(path)
+        try:
+            return known[1] if known and known[0] == _identity(path) else None
+        except OSError:
+            return None
 
     # ------------------------------------------------------------ writing
 
@@ -143,6 +158,7 @@ class SheetCache:
 
     def drop(self) -> None:
         """Remove every entry of this book (after an erasure nothing of it may stay here)."""
+        self._checked.clear()
         if self.folder.is_symlink():
             self.folder.unlink()
         elif self.folder.exists():
@@ -200,6 +216,11 @@ def _entries(folder: Path) -> list[tuple[Path, float, int]]:
         if path.name.endswith(SUFFIX) and stat.S_ISREG(st.st_mode):
             out.append((path, st.st_mtime, st.st_size))
     return out
+
+
+def _identity(path: Path) -> tuple[int, ...]:
+    st = path.lstat()
+    return (st.st_ino, st.st_dev, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_mode)
 
 
 def _owner_checks() -> bool:
