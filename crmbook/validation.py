@@ -231,8 +231,8 @@ def parse_number(raw: pd.Series, *, integer: bool) -> Parsed:
     blank = _blank_mask(raw)
     if pd.api.types.infer_dtype(raw, skipna=True) in ("floating", "integer", "mixed-integer-float"):
         numbers = pd.to_numeric(raw, errors="coerce").astype(float)
-    else:
-        numbers = raw.map(_as_number, na_action="ignore").astype(float)
+    else:  # a column of dates (fastexcel types it so) is mapped value by value too
+        numbers = raw.astype(object).map(_as_number).astype(float)
     numbers[blank] = np.nan
     bad = numbers.isna() & ~blank
     if integer:

@@ -242,6 +242,23 @@ def test_missing_required_column_is_an_error_optional_one_a_warning(new_book):
     }
 
 
+def test_a_number_column_read_as_dates_is_reported_not_a_crash(new_book):
+    """fastexcel reads a column of an empty text and a date as dates (both missing): a
+    number field read so is reported, not a crash of the whole open."""
+    new_book.customers.add_many([{"name": "Anna"}, {"name": "Boris"}])
+    new_book.save(backups=0)
+    wb = openpyxl.load_workbook(new_book.path)
+    ws = wb["Customers"]
+    column = SCHEMA.sheet("Customers").columns.index("contact_every_days") + 1
+    ws.cell(2, column, "")
+    ws.cell(3, column, dt.datetime(2020, 2, 4, 18, 9, 33))
+    wb.save(new_book.path)
+    book = crmbook.open(new_book.path)
+    assert book.customers.df["contact_every_days"].isna().all()
+    found = {(i.code, i.row, i.column) for i in book.validate().issues}
+    assert ("bad-integer", 3, "contact_every_days") in found
+
+
 def test_missing_list_column_warns_and_falls_back_to_defaults(new_book):
     path = new_book.path
     wb = openpyxl.load_workbook(path)
