@@ -205,6 +205,15 @@ class WorkbookStorage(Storage):
         sheet = self._schema_sheet(name)
         self._layouts[name] = (match_headers(sheet, header), header_row)
         self._rows[name] = rows
+        if self._written_with_state(name):
+            self._exact.add(name)
+
+    def _written_with_state(self, name: str) -> bool:
+        """Whether the sheet's part is as a crmbook save wrote it (its stamp holds) in a book
+        that keeps its save state: nothing was typed into it since, and the state knows its
+        records, so the next save need not compare them all with the state."""
+        part = self._parts.get(self.book_name(name))
+        return SAVES_SHEET in self._names and bool(self._stamps.get(part))
 
     def _cache_key(self, name: str) -> str | None:
         """What a parse of the sheet depends on in the file: the zip directory's CRC-32 and
