@@ -19,6 +19,7 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.table import Table, TableStyleInfo
 
+from crmbook.io.meta import meta_rows
 from crmbook.languages import ENGLISH, Words, words
 from crmbook.schema import EXCEL_MAX_ROWS, SCHEMA, TYPES, Schema, Sheet
 
@@ -34,20 +35,6 @@ def numbers_name(vocabulary: str, numbers: str) -> str:
     """The defined name of the numbers beside a list, e.g. list_deal_stage_probability: as
     many cells as the list has values, so formulas can pair them."""
     return f"{list_name(vocabulary)}_{numbers}"
-
-
-def meta_rows(
-    schema: Schema, workbook_id: str, created: dt.datetime, lang: str = "en"
-) -> list[tuple[str, object]]:
-    rows: list[tuple[str, object]] = [
-        ("schema_version", schema.version),
-        ("workbook_id", workbook_id),
-        ("created", created.isoformat(timespec="seconds")),
-    ]
-    if lang != "en":
-        rows.append(("language", lang))
-    rows += [(f"next_id.{s.name}", 1) for s in schema.sheets if s.id_prefix]
-    return rows
 
 
 def write_template(

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from crmbook.errors import CrmbookError
+from crmbook.io.meta import meta_rows
 from crmbook.io.newsheet import NewSheet
 from crmbook.io.package import Package, check_file
 from crmbook.io.reader import RawSheet, Reader
@@ -359,8 +360,6 @@ class WorkbookStorage(Storage):
         exact = None
         if wrote_meta:
             exact = self._record_generation(changes, meta, writes, new_sheets)
-            from crmbook.io.template import meta_rows
-
             rows = dict(meta_rows(self.schema, "", changes.when))
             rows.update(meta)
             frame = pd.DataFrame({"key": list(rows), "value": list(rows.values())})
@@ -665,14 +664,20 @@ def _added(upgrade: Upgrade | None, name: str) -> list[str]:
 
 
 def _read_rows(rows: pd.Series | None, positions: pd.Series) -> np.ndarray:
-    """The Excel row each record at `positions` was read from (None when not known)."""
+    """The Excel row each record at `positions` was read from (None when not known), with
+    numpy alone (a pd.isna per record cost 1 s on 500,000 interactions)."""
     out = np.full(len(positions), None, dtype=object)
     if rows is None:
         return out
-    read = pd.to_numeric(positions, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    known = np.flatnonzero(~np.isnan(read) & (read >= 0) & (read < len(rows)))
-    found = rows.to_numpy(dtype=object)[read[known].astype(np.int64)]
-    out[known] = [None if pd.isna(row) else int(row) for row in found]
+    known = pd.to_numeric(rows.reset_index(drop=True), errors="coerce").to_numpy(
+        dtype="float64", na_value=np.nan
+    )
+    at = pd.to_numeric(positions, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    inside = ~np.isnan(at) & (at >= 0) & (at < len(known))
+    found = np.full(len(at), np.nan)
+    found[inside] = known[at[inside].astype(np.int64)]
+    there = ~np.isnan(found)
+    out[there] = found[there].astype(np.int64).tolist()
     return out
 
 
