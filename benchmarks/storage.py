@@ -52,7 +52,7 @@ for plan in (sheetpart._Appended, sheetpart._Streamed):
 for module, name, label in [
     (writer, "_copy_part", "parts copied as they are"),
     (writer, "_write_part", "small parts (tables...)"),
-    (workbook, "_record_state", "save state (for merges)"),
+    (workbook.WorkbookStorage, "_record_generation", "save state (generation, for merges)"),
 ]:
     if hasattr(module, name):  # private helpers: timed while they exist
         setattr(module, name, timed(label, getattr(module, name)))
