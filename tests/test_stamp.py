@@ -117,3 +117,34 @@ def test_a_copied_part_keeps_its_stamp(book_path: Path):
     book.save(backups=0)
     with Package(book_path) as pkg:
         assert pkg.stamp(part) == before
+
+
+def test_a_save_compares_with_the_save_state_only_sheets_someone_else_wrote(
+    book_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Finding hand edits compares every record with the save state; a sheet whose part
+    crmbook wrote last (its stamp holds) cannot hold one, so an open session's save skips it."""
+    from crmbook.storage import state
+
+    compared: list[int] = []
+    real = state.changed_codes
+    monkeypatch.setattr(
+        state, "changed_codes", lambda now, before: compared.append(len(now)) or real(now, before)
+    )
+
+    def save_with_every_sheet_read() -> None:
+        book = crmbook.open(book_path, user="tester")
+        for sheet in crmbook.SCHEMA.entities:
+            assert len(book.table(sheet.name).df.columns)
+        book.interactions.add(customer_id="C-000001", when="2026-06-15 10:00", channel="call")
+        book.save(backups=0)
+
+    save_with_every_sheet_read()  # the first save through this crmbook stamps the parts
+    compared.clear()
+    save_with_every_sheet_read()
+    assert compared == []
+    wb = openpyxl.load_workbook(book_path)
+    wb["Customers"]["B2"] = "Edited By Hand"
+    wb.save(book_path)  # openpyxl writes every part anew: no stamp survives
+    save_with_every_sheet_read()
+    assert compared  # the hand edit is looked for (and found) again
