@@ -56,6 +56,7 @@ from crmbook.validation import (
     parse_column,
     type_sheet,
 )
+from crmbook.values import missing, missing_mask
 
 
 def open(
@@ -366,7 +367,7 @@ class Table:
         frame = self.df
         for key, position in zip(keys, positions, strict=True):
             summary = ", ".join(
-                f"{k}={_shown(v)}" for k, v in frame.loc[position].items() if not _missing(v)
+                f"{k}={_shown(v)}" for k, v in frame.loc[position].items() if not missing(v)
             )
             self.book.log_change(self.sheet, [key], "", summary, "deleted")
         self.typed.frame = frame.drop(index=positions)
@@ -519,26 +520,19 @@ def _user_value(value: object) -> object:
     """A value for a user's own column: text trimmed, nothing for blanks, others as given."""
     if isinstance(value, str):
         return value.strip() or None
-    return None if _missing(value) else value
-
-
-def _missing(value: object) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
+    return None if missing(value) else value
 
 
 def _same(a: object, b: object) -> bool:
-    if _missing(a) and _missing(b):
+    if missing(a) and missing(b):
         return True
-    if _missing(a) or _missing(b):
+    if missing(a) or missing(b):
         return False
     return a == b
 
 
 def _shown(value: object) -> str:
-    if _missing(value):
+    if missing(value):
         return ""
     if isinstance(value, pd.Timestamp):
         return value.strftime("%Y-%m-%d") if value == value.normalize() else str(value)
@@ -549,7 +543,7 @@ def _issues_message(sheet: Sheet, issues: list) -> str:
     lines = [f"{sheet.name}: the record was not saved:"]
     lines += [
         f"  - {i.column}: {i.message}"
-        + (f" ({i.value})" if not _missing(i.value) and i.value not in ("", None) else "")
+        + ("" if missing(i.value) else f" ({i.value})")
         + f". {i.fix}"
         for i in issues
     ]
@@ -678,7 +672,7 @@ class Book:
         table = self.tables[sheet.name]
         for name in {i.column for i in checker.issues if i.code.startswith("bad-")}:
             original = raw.frame.iloc[:, typed.layout.index(name)].reset_index(drop=True)
-            unreadable = typed.frame[name].isna() & original.map(lambda v: v not in (None, ""))
+            unreadable = typed.frame[name].isna() & ~missing_mask(original)
             table._kept_raw[name] = original[unreadable]
         if sheet.id_prefix and len(typed.frame):
             missing = typed.frame["id"].isna()
@@ -796,7 +790,7 @@ class Book:
         for vocab in self.schema.vocabularies:
             if vocab.name in raw.header:
                 col = raw.frame[vocab.name]
-                lists[vocab.name] = [str(v).strip() for v in col if not _missing(v) and v != ""]
+                lists[vocab.name] = [str(v).strip() for v in col if not missing(v)]
                 if self._foreign:
                     lists[vocab.name] = [LABELS.get(v.lower(), v) for v in lists[vocab.name]]
             else:

@@ -21,6 +21,7 @@ from crmbook.io.cells import EXCEL_FIRST_DATE, excel_dates
 from crmbook.io.reader import RawSheet
 from crmbook.languages import field_aliases
 from crmbook.schema import TYPES, Field, Schema, Sheet
+from crmbook.values import missing, missing_mask, yes_no
 
 ERROR, WARNING = "error", "warning"
 
@@ -48,7 +49,7 @@ class Issue:
         return place
 
     def __str__(self) -> str:
-        shown = "" if _empty(self.value) else f" [{self.value!s}]"
+        shown = "" if missing(self.value) else f" [{self.value!s}]"
         return f"{self.severity.upper()} {self.where}{shown}: {self.message}. Fix: {self.fix}"
 
 
@@ -87,21 +88,13 @@ class Report:
 
 
 def _jsonable(value: object) -> object:
-    if _empty(value):
+    if missing(value):
         return None
     if isinstance(value, dt.date | pd.Timestamp):
         return value.isoformat()
     if isinstance(value, np.generic):
         return value.item()
     return value if isinstance(value, str | int | float | bool) else str(value)
-
-
-def _empty(value: object) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    if isinstance(value, float) and np.isnan(value):
-        return True
-    return isinstance(value, str) and value.strip() == ""
 
 
 def header_key(text: str) -> str:
@@ -118,10 +111,6 @@ class Parsed:
     bad: pd.Series  # bool mask of values that could not be read
     problem: str = ""
     fix: str = ""
-
-
-def _blank_mask(raw: pd.Series) -> pd.Series:
-    return raw.map(_empty, na_action=None).astype(bool) if len(raw) else pd.Series([], dtype=bool)
 
 
 def parse_text(raw: pd.Series) -> Parsed:
@@ -171,7 +160,7 @@ _DATE_FORMATS_MONTHFIRST = tuple(f.replace("%d/%m", "%m/%d") for f in _DATE_FORM
 
 def parse_date(raw: pd.Series, *, with_time: bool, dayfirst: bool = True) -> Parsed:
     out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[us]")
-    blank = _blank_mask(raw)
+    blank = missing_mask(raw)
     kinds = raw.map(type)
     is_date = kinds.isin([dt.date, dt.datetime, pd.Timestamp])
     if is_date.any():
@@ -227,7 +216,7 @@ def _as_number(value: object) -> float:
 
 
 def parse_number(raw: pd.Series, *, integer: bool) -> Parsed:
-    blank = _blank_mask(raw)
+    blank = missing_mask(raw)
     if pd.api.types.infer_dtype(raw, skipna=True) in ("floating", "integer", "mixed-integer-float"):
         numbers = pd.to_numeric(raw, errors="coerce").astype(float)
     else:
@@ -244,27 +233,9 @@ def parse_number(raw: pd.Series, *, integer: bool) -> Parsed:
     return Parsed(numbers, bad, "not a number", "type a number such as 1250.50 (no letters)")
 
 
-_TRUE = {"true", "yes", "y", "1", "x", "✓", "ja", "oui", "si", "sì", "да", "כן", "wahr", "vero"}
-_FALSE = {"false", "no", "n", "0", "nein", "non", "нет", "לא", "falsch", "falso", "-"}
-
-
-def _as_bool(value: object) -> object:
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | float) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str):
-        key = value.strip().lower()
-        if key in _TRUE:
-            return True
-        if key in _FALSE:
-            return False
-    return None
-
-
 def parse_bool(raw: pd.Series, default: bool) -> Parsed:
-    blank = _blank_mask(raw)
-    values = raw.map(_as_bool, na_action="ignore")
+    blank = missing_mask(raw)
+    values = raw.map(yes_no, na_action="ignore")
     bad = values.isna() & ~blank
     return Parsed(
         values.where(values.notna(), default).astype(bool),
@@ -479,15 +450,15 @@ def check_records(
         col = frame[f.name]
         present = col.notna()
         if f.required and not f.auto:
-            missing = ~present
-            if missing.any():
+            absent = ~present
+            if absent.any():
                 checker.add_many(
                     "required",
                     ERROR,
                     sheet,
-                    rows[missing],
+                    rows[absent],
                     f.name,
-                    [None] * int(missing.sum()),
+                    [None] * int(absent.sum()),
                     f"{f.name} is required",
                     f"fill in {f.name} ({TYPES[f.type].help})",
                 )

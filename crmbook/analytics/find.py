@@ -25,6 +25,7 @@ from anyascii import anyascii
 from rapidfuzz import fuzz, process
 
 from crmbook.errors import RecordError
+from crmbook.values import missing
 
 SEARCHED = ("name", "company", "email", "phone")
 MIN_SCORE = 60
@@ -44,7 +45,7 @@ _COUNTRY_CODES = [str(code) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE
 
 def fold(text: object) -> str:
     """Lower-case ASCII for comparing: Иванов -> ivanov, Zoë Ørsted -> zoe orsted."""
-    if _missing(text):
+    if missing(text):
         return ""
     text = str(text)
     return (text if text.isascii() else anyascii(text)).lower()
@@ -61,7 +62,7 @@ def phone_digits(phone: object, region: str | None = None) -> str:
     A number without a country code is read in `region` (e.g. "DE"); without a region its
     leading zeros are dropped, so "030 1234567" still matches "+49 30 1234567" as a substring.
     """
-    if _missing(phone):
+    if missing(phone):
         return ""
     text = str(phone).strip()
     try:
@@ -252,10 +253,6 @@ def resolve_customer(customers: pd.DataFrame, text: str) -> str:
     if len(close) > 1:
         raise AmbiguousCustomer(text, close)
     return str(close["id"].iloc[0])
-
-
-def _missing(value: object) -> bool:
-    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
 
 
 def _arrow(column: pd.Series) -> pa.Array:

@@ -19,6 +19,7 @@ import openpyxl
 import pandas as pd
 
 from crmbook.errors import NotAWorkbookError
+from crmbook.values import missing, missing_mask
 
 # fastexcel logs a warning for every empty column ("falling back to string"); that is normal here.
 logging.getLogger("fastexcel").setLevel(logging.ERROR)
@@ -78,9 +79,9 @@ class Reader:
         header_row = self._first_value_row(name)
         header = [_header_text(c) for c in frame.columns]
         frame.columns = header
-        blank = frame.isna().all(axis=1)
-        for column in frame.columns[frame.dtypes == "str"] if len(frame) else []:
-            blank &= frame[column].isna() | (frame[column].str.strip() == "")
+        blank = pd.Series(True, index=frame.index)
+        for position in range(frame.shape[1]):
+            blank &= missing_mask(frame.iloc[:, position])
         rows = pd.Series(range(header_row + 1, header_row + 1 + len(frame)), dtype="int64")
         keep = ~blank.to_numpy()
         return RawSheet(
@@ -101,12 +102,10 @@ class Reader:
         try:
             for row in workbook[name].iter_rows():
                 values = [c.value for c in row]
-                if any(v not in (None, "") for v in values):
-                    while values and values[-1] in (None, ""):
+                if not all(map(missing, values)):
+                    while values and missing(values[-1]):
                         values.pop()
-                    header = [
-                        f"__UNNAMED__{i}" if v in (None, "") else v for i, v in enumerate(values)
-                    ]
+                    header = [f"__UNNAMED__{i}" if missing(v) else v for i, v in enumerate(values)]
                     return [_header_text(h) for h in header], row[0].row
         finally:
             workbook.close()

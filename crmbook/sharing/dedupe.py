@@ -14,6 +14,7 @@ from rapidfuzz import fuzz
 from crmbook.analytics.find import CustomerIndex, fold, phone_digits_column
 from crmbook.errors import RecordError
 from crmbook.schema import Schema
+from crmbook.values import missing
 
 MIN_SCORE = 85
 SAME_COMPANY = 80
@@ -25,11 +26,7 @@ CITY_ONLY, NAME_ONLY, MORE_EVIDENCE = 10, 20, 5
 
 def _same(frame: pd.DataFrame, i: int, j: int, column: str) -> bool:
     a, b = frame.at[i, column], frame.at[j, column]
-    return not _missing(a) and not _missing(b) and fold(a).strip() == fold(b).strip()
-
-
-def _missing(value: object) -> bool:
-    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+    return not missing(a) and not missing(b) and fold(a).strip() == fold(b).strip()
 
 
 def duplicate_pairs(customers: pd.DataFrame, min_score: float = MIN_SCORE) -> pd.DataFrame:
@@ -57,7 +54,7 @@ def duplicate_pairs(customers: pd.DataFrame, min_score: float = MIN_SCORE) -> pd
     names = frame["name"].tolist()
     scores = {}
     for i, name in enumerate(names):
-        if _missing(name):
+        if missing(name):
             continue
         row = index.scores(str(name))
         for j in np.flatnonzero(row >= min_score + CITY_ONLY - MORE_EVIDENCE):
@@ -68,7 +65,7 @@ def duplicate_pairs(customers: pd.DataFrame, min_score: float = MIN_SCORE) -> pd
             continue
         a, b = frame.at[i, "company"], frame.at[j, "company"]
         similar = min(forward, scores[(j, i)])
-        if not _missing(a) and not _missing(b):
+        if not missing(a) and not missing(b):
             if fuzz.ratio(fold(a), fold(b)) < SAME_COMPANY:
                 continue
             note(i, j, similar, "similar name and company")
@@ -117,8 +114,8 @@ def merge_customers(book, keep: str, drop: str) -> dict[str, int]:
         and customers.sheet.has(name)
         and not customers.sheet.field(name).auto
         and name != "id"
-        and _missing(a[name])
-        and not _missing(value)
+        and missing(a[name])
+        and not missing(value)
         and not (name == "referred_by" and value == keep)
     }
     if fill:

@@ -33,6 +33,7 @@ from crmbook.validation import (
     check_records,
     parse_column,
 )
+from crmbook.values import missing
 
 if TYPE_CHECKING:
     from crmbook.storage.sql import Progress
@@ -416,7 +417,7 @@ def apply_import(
     for done, (_, r) in enumerate(updates.iterrows()):
         progress("Comparing matched records", done, len(updates))
         key = r["match"]
-        values = {f: r[f] for f in fields if f != sheet.key and not _missing(r[f])}
+        values = {f: r[f] for f in fields if f != sheet.key and not missing(r[f])}
         if r[NAMED_FROM_EMAIL]:
             values.pop("name", None)
         current = {**records.loc[key].to_dict(), **changes.get(key, {})}
@@ -430,7 +431,7 @@ def apply_import(
                     table.add_column(column)
                 else:  # a store of crmbook's columns only: the change log keeps it
                     values.pop(column)
-        changed = {f: v for f, v in values.items() if _missing(current.get(f)) or current[f] != v}
+        changed = {f: v for f, v in values.items() if missing(current.get(f)) or current[f] != v}
         if changed:
             changes.setdefault(key, {}).update(changed)
     if len(updates):
@@ -443,7 +444,7 @@ def apply_import(
     if len(new):
         progress("Adding new records", 0, len(new))
     rows = [
-        {f: (None if _missing(r[f]) else r[f]) for f in fields if f != "id" or not sheet.id_prefix}
+        {f: (None if missing(r[f]) else r[f]) for f in fields if f != "id" or not sheet.id_prefix}
         for _, r in new.iterrows()
     ]
     added = table.add_many(rows) if rows else []
@@ -457,9 +458,5 @@ def _quiet(step: str, done: int, total: int) -> None:
 
 
 def _joined_tags(current: object, new: str) -> str:
-    words = [] if _missing(current) else str(current).split(",")
+    words = [] if missing(current) else str(current).split(",")
     return ", ".join(dict.fromkeys(w.strip() for w in [*words, *new.split(",")] if w.strip()))
-
-
-def _missing(value: object) -> bool:
-    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
