@@ -45,8 +45,8 @@ from crmbook.storage.changes import COUNTER
 from crmbook.storage.state import Generation
 from crmbook.validation import (
     ERROR,
-    WARNING,
     Checker,
+    Code,
     Report,
     TypedSheet,
     canonical_choices,
@@ -382,16 +382,7 @@ class Table:
             if f.name in raw:
                 parsed = parse_column(f, raw[f.name], self.book.dayfirst)
                 for value in raw[f.name][parsed.bad]:
-                    checker.add(
-                        f"bad-{f.type}",
-                        ERROR,
-                        self.sheet.name,
-                        None,
-                        f.name,
-                        value,
-                        parsed.problem,
-                        parsed.fix,
-                    )
+                    checker.add(parsed.code, self.sheet.name, None, f.name, value)
                 col = parsed.values
                 if defaults and f.default is not None and f.type != "bool":
                     col = col.fillna(f.default)
@@ -424,14 +415,13 @@ class Table:
             clash = new[key][new[key].astype(object).isin(existing)]  # Arrow's isin is slow
             for value in clash:
                 checker.add(
-                    "duplicate",
-                    ERROR,
+                    Code.DUPLICATE,
                     self.sheet.name,
                     None,
                     key,
                     value,
-                    f"{key} '{value}' already exists",
-                    f"choose another {key}",
+                    message=f"{key} '{value}' already exists",
+                    fix=f"choose another {key}",
                 )
         errors = [i for i in checker.issues if i.severity == ERROR]
         if errors:
@@ -649,23 +639,16 @@ class Book:
         if sheet.name not in self.sheet_names and not (
             self.upgrade and sheet.name in self.upgrade.sheets
         ):
-            checker.add(
-                "missing-sheet",
-                ERROR,
-                sheet.name,
-                None,
-                None,
-                None,
-                f"the workbook has no sheet '{sheet.name}'",
-                "restore the sheet, or copy it from a new workbook made by crmbook init",
-            )
+            checker.add(Code.MISSING_SHEET, sheet.name)
         raw = self._raw(sheet.name)
         typed = type_sheet(sheet, raw, checker, self.dayfirst)
         if self.upgrade is not None:
             added = self.upgrade.columns.get(sheet.name, [])
             typed.layout += self._added_columns(sheet, typed.layout)
             checker.issues = [
-                i for i in checker.issues if not (i.code == "missing-column" and i.column in added)
+                i
+                for i in checker.issues
+                if not (i.code == Code.MISSING_COLUMN and i.column in added)
             ]
         self._internal_values(typed.frame, sheet)
         canonical_choices(typed.frame, sheet, self.lists)
@@ -679,16 +662,7 @@ class Book:
             if missing.any():
                 ids = self._assign_ids(sheet, None, int(missing.sum()), existing=typed.frame["id"])
                 for row, new_id in zip(typed.rows[missing], ids, strict=True):
-                    checker.add(
-                        "missing-id",
-                        WARNING,
-                        sheet.name,
-                        row,
-                        "id",
-                        None,
-                        f"the record had no id; crmbook gave it {new_id}",
-                        "nothing to do: the id is written on the next save",
-                    )
+                    checker.add(Code.MISSING_ID, sheet.name, row, "id", new_id=new_id)
                 typed.frame.loc[missing, "id"] = ids
                 positions = typed.frame.index[missing.to_numpy()]
                 table._given_ids = dict(zip(positions, ids, strict=True))
@@ -903,40 +877,27 @@ class Book:
         lists_header = self._raw_lists_header() if has_lists else []
         for vocab in self.schema.vocabularies:
             if has_lists and vocab.name not in lists_header:
-                checker.add(
-                    "missing-list",
-                    WARNING,
-                    self.schema.lists_sheet,
-                    1,
-                    vocab.name,
-                    None,
-                    f"the list '{vocab.name}' is missing; crmbook uses its defaults",
-                    f"add a column headed '{vocab.name}' to the Lists sheet",
-                )
+                checker.add(Code.MISSING_LIST, self.schema.lists_sheet, 1, vocab.name)
         pending = self.upgrade.lists if self.upgrade else []
         for name in [] if not has_lists else self._missing_numbers():
             if name not in pending:
                 checker.add(
-                    "missing-list",
-                    WARNING,
+                    Code.MISSING_LIST,
                     self.schema.lists_sheet,
                     1,
                     name,
-                    None,
-                    f"the column '{name}' is missing; crmbook uses its defaults",
-                    f"add a column headed '{name}' beside its list on the Lists sheet "
+                    message=f"the column '{name}' is missing; crmbook uses its defaults",
+                    fix=f"add a column headed '{name}' beside its list on the Lists sheet "
                     "(a new workbook made by crmbook init shows how)",
                 )
         if self.upgrade is not None:
             checker.add(
-                "schema-upgrade",
-                WARNING,
+                Code.SCHEMA_UPGRADE,
                 self.schema.meta_sheet,
                 None,
                 "schema_version",
                 self.upgrade.from_version,
-                self.upgrade.note,
-                "nothing to do: save the workbook through crmbook (any change) to upgrade it",
+                note=self.upgrade.note,
             )
         typed = {s.name: self.table(s.name).typed for s in self.schema.sheets}
         for issues in self._load_issues.values():

@@ -13,6 +13,7 @@ from crmbook import SCHEMA, Issue, Report
 from crmbook.io.reader import RawSheet
 from crmbook.validation import (
     Checker,
+    Code,
     header_key,
     parse_bool,
     parse_date,
@@ -431,3 +432,40 @@ def test_header_below_blank_rows_keeps_true_row_numbers(new_book):
     assert typed.rows.tolist() == [4, 6]
     assert book.competitors.df["name"].tolist() == ["Acme", "Bolt"]
     assert book.validate().valid
+
+
+# ---------------------------------------------------------------- the issue codes
+
+
+def test_issue_codes_keep_the_values_programs_read():
+    """`validate --format json` prints these codes; they never change."""
+    assert {str(code) for code in Code} == {
+        "missing-sheet",
+        "missing-column",
+        "missing-list",
+        "schema-upgrade",
+        "bad-date",
+        "bad-datetime",
+        "bad-money",
+        "bad-integer",
+        "bad-bool",
+        "bad-probability",
+        "required",
+        "bad-email",
+        "bad-phone",
+        "future-date",
+        "not-in-list",
+        "unknown-reference",
+        "duplicate",
+        "bad-id",
+        "missing-id",
+        "repeated",
+        "name-from-email",
+    }
+
+
+@pytest.mark.parametrize("code", list(Code))
+def test_every_code_has_a_severity_and_words(code):
+    assert code.severity in ("error", "warning")
+    assert code.message and code.fix
+    assert code == str(code)  # compares equal to its text, as programs see it

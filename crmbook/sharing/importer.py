@@ -25,8 +25,8 @@ from crmbook.schema import Schema, Sheet
 from crmbook.sharing.contacts import keep_replaced, name_from_email
 from crmbook.validation import (
     ERROR,
-    WARNING,
     Checker,
+    Code,
     Issue,
     TypedSheet,
     canonical_choices,
@@ -272,9 +272,7 @@ def plan_import(
             continue
         parsed = parse_column(f, mapped[f.name].astype(object), dayfirst)
         for row, value in zip(rows[parsed.bad], mapped[f.name][parsed.bad], strict=True):
-            checker.add(
-                f"bad-{f.type}", ERROR, source_name, row, f.name, value, parsed.problem, parsed.fix
-            )
+            checker.add(parsed.code, source_name, row, f.name, value)
         columns[f.name] = parsed.values
     typed = pd.DataFrame(columns, index=mapped.index)
     for f in sheet.fields:
@@ -292,7 +290,7 @@ def plan_import(
     issues = [
         dataclasses.replace(i, sheet=source_name)
         for i in full.issues
-        if not (i.code == "required" and i.column == sheet.key and sheet.id_prefix)
+        if not (i.code == Code.REQUIRED and i.column == sheet.key and sheet.id_prefix)
     ]
     progress(f"Matching with {len(existing):,} {sheet.name.lower()}", 0, 0)
     typed["match"] = match_existing(typed, existing) if sheet.name == "Customers" else None
@@ -320,16 +318,7 @@ def _names_from_emails(
     for index in records.index[nameless]:
         name = name_from_email(str(records.at[index, "email"]))
         records.at[index, "name"] = name
-        checker.add(
-            "name-from-email",
-            WARNING,
-            source_name,
-            rows[index],
-            "name",
-            name,
-            "no name: named after the email",
-            "correct the name later in the workbook if it is not right",
-        )
+        checker.add(Code.NAME_FROM_EMAIL, source_name, rows[index], "name", name)
     return set(records.index[nameless])
 
 
@@ -344,16 +333,7 @@ def _repeated_in_source(records: pd.DataFrame, source_name: str) -> list[Issue]:
             first = seen.setdefault((name, normal(value)), r["row"])
             if first != r["row"]:
                 found.append(
-                    Issue(
-                        "repeated",
-                        WARNING,
-                        source_name,
-                        r["row"],
-                        name,
-                        value,
-                        f"row {first} has the same {name}: both become customers",
-                        "keep one of the rows, or merge them later with crmbook dedupe",
-                    )
+                    Issue.of(Code.REPEATED, source_name, r["row"], name, value, first=first)
                 )
     return found
 
@@ -403,7 +383,7 @@ def apply_import(
     """Add the new records and update the matched ones with the values the source has."""
     progress = progress or _quiet
     fields = [f for f in dict.fromkeys(plan.mapping.values()) if f != JOINED]
-    if JOINED in plan.mapping.values() or "name-from-email" in {i.code for i in plan.issues}:
+    if JOINED in plan.mapping.values() or Code.NAME_FROM_EMAIL in {i.code for i in plan.issues}:
         fields.append("name")
     table = book.table(sheet.name)
     for column in plan.keep:

@@ -22,7 +22,7 @@ import pandas as pd
 from crmbook.analytics.find import AmbiguousCustomer, resolve_customer
 from crmbook.errors import RecordError
 from crmbook.schema import SCHEMA, Field
-from crmbook.validation import ERROR, Issue
+from crmbook.validation import Code, Issue
 from crmbook.values import missing
 from crmbook.widgets._base import Alert, ProgressBar, heading, reported
 from crmbook.widgets.session import NO_STEPS, Session, Steps
@@ -186,15 +186,14 @@ class FormModel:
                     value = self._reference(f, str(value))
                 except RecordError as e:
                     issues.append(
-                        Issue(
-                            "unknown-reference",
-                            ERROR,
+                        Issue.of(
+                            Code.UNKNOWN_REFERENCE,
                             self.sheet.name,
                             None,
                             f.name,
                             value,
-                            str(e),
-                            "pick one from the list that opens as you type",
+                            message=str(e),
+                            fix="pick one from the list that opens as you type",
                         )
                     )
             cleaned[f.name] = value
