@@ -902,8 +902,11 @@ class Book:
         typed = {s.name: self.table(s.name).typed for s in self.schema.sheets}
         for issues in self._load_issues.values():
             checker.issues.extend(issues)
-        keys = {
-            name: set(t.frame[t.sheet.key].dropna()) for name, t in typed.items() if t.sheet.key
+        added = self.upgrade.sheets if self.upgrade else []
+        keys = {  # a missing sheet is one error, not one more per reference to it
+            name: set(t.frame[t.sheet.key].dropna())
+            for name, t in typed.items()
+            if t.sheet.key and (name in self.sheet_names or name in added)
         }
         for t in typed.values():
             check_records(t, checker, self.lists, keys, self.today())

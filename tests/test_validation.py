@@ -226,6 +226,19 @@ def test_missing_sheet_is_one_error(new_book):
     assert not report.valid
 
 
+def test_a_missing_customers_sheet_is_one_error_not_one_per_reference(new_book):
+    for name in ("Anna", "Boris"):
+        cid = new_book.customers.add(name=name)
+        new_book.interactions.add(customer_id=cid, when="2024-05-01 10:00", channel="call")
+        new_book.sales.add(customer_id=cid, date="2024-05-02", amount=10)
+    new_book.save()
+    wb = openpyxl.load_workbook(new_book.path)
+    del wb["Customers"]
+    wb.save(new_book.path)
+    report = crmbook.open(new_book.path).validate()
+    assert [where(i) for i in report.issues] == [("missing-sheet", "Customers", None, None)]
+
+
 def test_missing_required_column_is_an_error_optional_one_a_warning(new_book):
     path = new_book.path
     wb = openpyxl.load_workbook(path)

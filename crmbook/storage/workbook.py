@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from crmbook.errors import CrmbookError
+from crmbook.errors import CrmbookError, ForeignWorkbookError
 from crmbook.io.newsheet import NewSheet
 from crmbook.io.package import Package, check_file
 from crmbook.io.reader import RawSheet, Reader
@@ -98,6 +98,14 @@ class WorkbookStorage(Storage):
             actual = list(pkg.sheets)
             parts = {name: sheet.part for name, sheet in pkg.sheets.items()}
         self._in_book = _sheets_in_book(self.schema, actual)
+        if self.schema.meta_sheet not in actual and not any(
+            s.name in self._in_book for s in self.schema.entities
+        ):
+            raise ForeignWorkbookError(
+                f"{self._path.name} is a workbook but not a crmbook book (it has no Customers "
+                f"sheet, only {_listed(actual)}); to bring its rows into a book, run: "
+                f"crmbook import BOOK {self._path}"
+            )
         internal = {book_name: name for name, book_name in self._in_book.items()}
         self._actual = actual
         self._names = [internal.get(n, n) for n in actual]
@@ -546,6 +554,11 @@ def _state_sheet(name: str, rows: pd.DataFrame) -> NewSheet:
     return NewSheet(
         name, rows, ["@"] * len(COLUMNS), [12.0] * len(COLUMNS), None, "veryHidden", None
     )
+
+
+def _listed(names: list[str], most: int = 4) -> str:
+    shown = ", ".join(repr(n) for n in names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def _sheets_in_book(schema: Schema, actual: list[str]) -> dict[str, str]:
