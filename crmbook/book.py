@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from crmbook.errors import CrmbookError, NotAWorkbookError, RecordError
+from crmbook.excel_limits import clipped
 from crmbook.io.newsheet import NewSheet, check_sheet_name, frame_formats, unique_headers
 from crmbook.io.reader import RawSheet
 from crmbook.languages import LABELS, book_words, sheet_aliases
@@ -678,9 +679,10 @@ class Book:
         return [c for c in self.upgrade.columns.get(sheet.name, ()) if c not in layout]
 
     def _row_count(self, table: Table) -> int:
+        """Records stored and pending; a sheet not loaded is counted by its key column."""
         if table._typed is not None:
             return len(table._typed.frame)
-        return sum(len(f) for f in table._new)
+        return len(table._existing_keys()) if table.sheet.key else sum(map(len, table._new))
 
     def _plan_upgrade(self) -> Upgrade | None:
         """Refuse a workbook from a newer crmbook; plan the upgrade of an older one."""
@@ -862,8 +864,8 @@ class Book:
                 "sheet": name,
                 "record": k,
                 "field": field,
-                "old": old,
-                "new": new,
+                "old": clipped(old),
+                "new": clipped(new),
             }
             for k in keys
         )

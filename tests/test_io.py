@@ -16,9 +16,9 @@ from openpyxl.workbook.defined_name import DefinedName
 import crmbook
 from crmbook import NotAWorkbookError, SaveRefusedError, UnsafeWorkbookError
 from crmbook.errors import CrmbookError
+from crmbook.excel_limits import MAX_ROWS
 from crmbook.io.safety import BACKUP_FOLDER
 from crmbook.io.writer import SheetChange, _rewrite_sheet
-from crmbook.schema import EXCEL_MAX_ROWS
 
 # ---------------------------------------------------------------- files that are not workbooks
 
@@ -365,7 +365,7 @@ def test_the_dimension_follows_the_rows(new_book):
 
 def test_a_save_past_excels_last_row_is_refused():
     sheet = b'<worksheet><dimension ref="A1:A1"/><sheetData/></worksheet>'
-    change = SheetChange("append", pd.DataFrame({"a": ["x", "y"]}), EXCEL_MAX_ROWS - 1)
+    change = SheetChange("append", pd.DataFrame({"a": ["x", "y"]}), MAX_ROWS - 1)
     with pytest.raises(CrmbookError, match="Excel allows 1,048,576"):
         _rewrite_sheet(sheet, change)
 

@@ -22,10 +22,10 @@ from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
 from openpyxl.utils import column_index_from_string, get_column_letter
 
 from crmbook.errors import CrmbookError
+from crmbook.excel_limits import MAX_ROWS
 from crmbook.io.cells import escape, render_rows
 from crmbook.io.newsheet import NewSheet, plan_new_sheets
 from crmbook.io.package import MAIN_NS, Package, parse_xml
-from crmbook.schema import EXCEL_MAX_ROWS
 
 _SHEETDATA_OPEN = re.compile(rb"<(?:\w+:)?sheetData\s*(/?)>")
 _SHEETDATA_CLOSE = re.compile(rb"</(?:\w+:)?sheetData>")
@@ -276,9 +276,9 @@ def _rewrite_sheet(
         own = _own_styles(change, body, styles, formats)
     first = max(last_kept, change.header_row) + 1
     last = first + len(change.frame) - 1
-    if last > EXCEL_MAX_ROWS:
+    if last > MAX_ROWS:
         raise CrmbookError(
-            f"this save would put {last:,} rows on one sheet; Excel allows {EXCEL_MAX_ROWS:,}. "
+            f"this save would put {last:,} rows on one sheet; Excel allows {MAX_ROWS:,}. "
             "Move old records to an archive workbook or use the database backend."
         )
     new_rows = "".join(render_rows(change.frame, first, styles, own)).encode()

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from crmbook.errors import CrmbookError, ForeignWorkbookError
+from crmbook.excel_limits import MAX_ROWS
 from crmbook.io.newsheet import NewSheet
 from crmbook.io.package import Package, check_file
 from crmbook.io.reader import RawSheet, Reader
@@ -33,7 +34,7 @@ from crmbook.io.template import meta_rows, write_template
 from crmbook.io.writer import SheetChange, write_workbook
 from crmbook.languages import Words, book_words, sheet_aliases
 from crmbook.lists import lists_columns, numbers_column
-from crmbook.schema import EXCEL_MAX_ROWS, Schema, Sheet
+from crmbook.schema import Schema, Sheet
 from crmbook.storage.base import Saved, Storage
 from crmbook.storage.changes import Changes, SheetChanges, Upgrade
 from crmbook.storage.legacy_state import is_legacy_key
@@ -67,7 +68,7 @@ def create_workbook(path: Path, schema: Schema, *, overwrite: bool = False, lang
 
 class WorkbookStorage(Storage):
     kind = "workbook"
-    row_limit = EXCEL_MAX_ROWS
+    row_limit = MAX_ROWS
     user_columns = True
 
     def __init__(self, path: Path, schema: Schema):

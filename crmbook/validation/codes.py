@@ -95,6 +95,12 @@ class Code(StrEnum):
         "{column} is required",
         "fill in {column} ({help})",
     )
+    TOO_LONG = (
+        "too-long",
+        ERROR,
+        "{column} holds {length:,} characters; an Excel cell holds at most {limit:,}",
+        "shorten it to {limit:,} characters (keep a long text in a document and link to it)",
+    )
     BAD_EMAIL = (
         "bad-email",
         ERROR,

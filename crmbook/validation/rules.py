@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pandas as pd
 from email_validator import EmailNotValidError, validate_email
 
+from crmbook.excel_limits import MAX_CELL_CHARS, cell_length, too_long
 from crmbook.schema import TYPES, Field, Sheet
 from crmbook.validation.codes import WARNING, Code
 from crmbook.validation.report import Checker
@@ -46,6 +47,23 @@ def required(c: Column) -> None:
     if c.field.required and not c.field.auto:
         absent = ~c.present
         c.report(Code.REQUIRED, absent, [None] * int(absent.sum()), help=TYPES[c.field.type].help)
+
+
+def fits_in_a_cell(c: Column) -> None:
+    """Excel keeps at most MAX_CELL_CHARS characters in a cell and cuts or "repairs" the rest."""
+    if c.field.ftype.dtype != "str":
+        return
+    long = too_long(c.values)
+    for row, value in zip(c.rows[long], c.values[long], strict=True):
+        c.checker.add(
+            Code.TOO_LONG,
+            c.sheet.name,
+            row,
+            c.field.name,
+            value[:40] + "…",
+            length=cell_length(value),
+            limit=MAX_CELL_CHARS,
+        )
 
 
 _EMAIL_SHAPE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
@@ -141,6 +159,7 @@ def id_shape(c: Column) -> None:
 
 RULES = (
     required,
+    fits_in_a_cell,
     looks_like_an_email,
     looks_like_a_phone,
     not_in_the_future,
