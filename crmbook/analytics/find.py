@@ -51,6 +51,12 @@ def fold(text: object) -> str:
     return (text if text.isascii() else anyascii(text)).lower()
 
 
+def fold_column(column: pd.Series) -> pd.Series:
+    """fold() for a whole column at once; a missing value folds to ""."""
+    folded = _fold_arrow(pc.fill_null(_arrow(column), ""))
+    return pd.Series(folded.to_numpy(zero_copy_only=False), index=column.index, dtype=object)
+
+
 def words(text: object) -> list[str]:
     """The words of a text as fold() sees them, without punctuation."""
     return _WORD.findall(fold(text))
@@ -260,10 +266,8 @@ def _arrow(column: pd.Series) -> pa.Array:
     array = column.array
     if hasattr(array, "__arrow_array__") and pd.api.types.is_string_dtype(column.dtype):
         return pc.cast(array.__arrow_array__(), pa.large_string()).combine_chunks()
-    values = (
-        column.astype(object).where(column.notna(), None).map(lambda v: v if v is None else str(v))
-    )
-    return pa.array(values.tolist(), type=pa.large_string())
+    values = [None if missing(v) else str(v) for v in column.astype(object)]
+    return pa.array(values, type=pa.large_string())
 
 
 def _fold_arrow(text: pa.Array) -> pa.Array:

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pandas as pd
-from rapidfuzz import fuzz
 
 from crmbook.analytics.find import fold, phone_digits
+from crmbook.analytics.matching import CustomerMatcher
 from crmbook.errors import CrmbookError
 from crmbook.schema import Schema, Sheet
 from crmbook.sharing.contacts import keep_replaced, name_from_email
@@ -160,9 +160,6 @@ LAST_NAMES = (
 )
 JOINED = "name (joined)"
 NAMED_FROM_EMAIL = "named_from_email"  # a column of ImportPlan.records, like row and match
-
-SIMILAR_NAME = 92  # rapidfuzz token_sort_ratio of folded names for "very similar"
-SIMILAR_COMPANY = 85
 
 
 def _key(text: object) -> str:
@@ -339,42 +336,9 @@ def _repeated_in_source(records: pd.DataFrame, source_name: str) -> list[Issue]:
 
 
 def match_existing(records: pd.DataFrame, customers: pd.DataFrame) -> pd.Series:
-    """The id of the existing customer each record is (same email or phone, or same person)."""
-    emails = {
-        fold(e).strip(): i
-        for e, i in zip(customers["email"], customers["id"], strict=True)
-        if isinstance(e, str) and e.strip()
-    }
-    phones = {
-        phone_digits(p): i
-        for p, i in zip(customers["phone"], customers["id"], strict=True)
-        if isinstance(p, str) and phone_digits(p)
-    }
-    names = [
-        (fold(n), fold(c) if isinstance(c, str) else "", i)
-        for n, c, i in zip(customers["name"], customers["company"], customers["id"], strict=True)
-        if isinstance(n, str)
-    ]
-    out = []
-    for _, r in records.iterrows():
-        found = None
-        if isinstance(r.get("email"), str):
-            found = emails.get(fold(r["email"]).strip())
-        if found is None and isinstance(r.get("phone"), str):
-            found = phones.get(phone_digits(r["phone"]))
-        if found is None and isinstance(r.get("name"), str):
-            name = fold(r["name"])
-            company = fold(r.get("company")) if isinstance(r.get("company"), str) else ""
-            for other, other_company, cid in names:
-                if fuzz.token_sort_ratio(name, other) >= SIMILAR_NAME and (
-                    not company
-                    or not other_company
-                    or fuzz.ratio(company, other_company) >= SIMILAR_COMPANY
-                ):
-                    found = cid
-                    break
-        out.append(found)
-    return pd.Series(out, index=records.index, dtype=object)
+    """The id of the existing customer each record is (same email or phone, or same person),
+    found by the matcher dedupe uses, so a big book is not compared row by row."""
+    return CustomerMatcher(customers).existing(records)
 
 
 def apply_import(
