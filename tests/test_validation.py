@@ -464,6 +464,7 @@ def test_issue_codes_keep_the_values_programs_read():
         "bad-bool",
         "bad-probability",
         "required",
+        "too-long",
         "bad-email",
         "bad-phone",
         "future-date",
