@@ -873,7 +873,9 @@ class Book:
     # ------------------------------------------------------------ validation and save
 
     def validate(self) -> Report:
-        """Every problem in the workbook, as a Report (see Report.to_frame())."""
+        """Every problem in the workbook, as a Report (see Report.to_frame()); a damaged
+        file raises NotAWorkbookError instead."""
+        self.storage.verify()
         checker = Checker(self.schema)
         has_lists = self.schema.lists_sheet in self.sheet_names
         lists_header = self._raw_lists_header() if has_lists else []

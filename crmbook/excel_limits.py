@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 MAX_ROWS = 1_048_576  # rows on one sheet, the header row included
@@ -35,14 +36,15 @@ def cell_length(text: str) -> int:
 def too_long(values: pd.Series) -> pd.Series:
     """Which values are text longer than one cell holds."""
     if pd.api.types.is_object_dtype(values.dtype):
-        points = values.map(lambda v: len(v) if isinstance(v, str) else 0)
+        points = np.fromiter((len(v) if isinstance(v, str) else 0 for v in values), np.int64)
     elif pd.api.types.is_string_dtype(values.dtype):
-        points = values.str.len().fillna(0)
+        points = values.str.len().fillna(0).to_numpy(dtype=np.int64)
     else:
-        return pd.Series(False, index=values.index)
+        points = np.zeros(len(values), dtype=np.int64)
     long = points > MAX_CELL_CHARS // 2  # shorter texts fit even if every character is an emoji
-    long[long] = values[long].map(cell_length) > MAX_CELL_CHARS
-    return long.astype(bool)
+    if long.any():
+        long[long] = [cell_length(v) > MAX_CELL_CHARS for v in values.to_numpy()[long]]
+    return pd.Series(long, index=values.index)
 
 
 def sheet_name_problem(name: str) -> str | None:

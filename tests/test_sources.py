@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -59,3 +60,74 @@ def test_a_database_keeps_the_other_emails_in_columns_of_its_own(tmp_path):
     assert anna["other_phones"] == "+49 30 9876543 (work)"
     assert anna["job_title"] == "Buyer"
     assert anna["Address 1 - Street"] == "Hauptstr. 1"
+
+
+# ---------------------------------------------------------------- sources no export looks like
+
+
+def _import(tmp_path, source: Path):
+    path = crmbook.create(tmp_path / "crm.xlsx").path
+    before = path.read_bytes()
+    result = CliRunner().invoke(main, ["import", str(path), str(source), "--yes"])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result, path.read_bytes() == before
+
+
+def test_a_2_gb_file_is_refused_before_a_byte_is_read(tmp_path):
+    source = tmp_path / "contacts.csv"
+    with source.open("wb") as f:  # sparse: no disk space, no time
+        f.write(b"Name,Email\n")
+        f.truncate(2 * 1024**3)
+    result, unchanged = _import(tmp_path, source)
+    assert result.exit_code == 2 and unchanged
+    assert result.output.count("\n") == 1 and "2,048 MB" in result.output
+
+
+def test_one_endless_line_is_refused_without_reading_it_whole(tmp_path, monkeypatch):
+    source = tmp_path / "contacts.csv"
+    with source.open("wb") as f:
+        f.write(b"Name,Email\n" + b"x" * (17 * 1024**2))
+    whole = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda p: _never(p) if p == source else whole(p))
+    result, unchanged = _import(tmp_path, source)
+    assert result.exit_code == 2 and unchanged
+    assert result.output.count("\n") == 1 and "longer than 16 MB" in result.output
+
+
+def _never(path: Path) -> bytes:
+    raise AssertionError(f"{path} was read whole at once")
+
+
+@pytest.mark.parametrize(
+    ("content", "name"),
+    [
+        ("Name\tEmail\nДора Клейн\tdora@example.com\n".encode("utf-16-le"), "Дора Клейн"),
+        ("Name;Email\nJosé Müller;jose@example.com\n".encode("cp1252"), "José Müller"),
+        (b'Name,Notes\n"=HYPERLINK(""http://x"")",hi\n', '=HYPERLINK("http://x")'),
+    ],
+    ids=["utf-16-without-bom", "cp1252", "formula-as-name"],
+)
+def test_encodings_people_save_in_are_read(tmp_path, content, name):
+    source = tmp_path / "contacts.csv"
+    source.write_bytes(content)
+    result, _ = _import(tmp_path, source)
+    assert result.exit_code == 0, result.output
+    assert crmbook.open(tmp_path / "crm.xlsx").customers.df["name"].tolist() == [name]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        random.Random(7).randbytes(50_000),
+        b"PK\x03\x04" + random.Random(8).randbytes(5_000),
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(2_000),
+    ],
+    ids=["binary-garbage", "broken-zip", "old-xls-or-encrypted"],
+)
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_garbage_under_any_name_gives_one_line(tmp_path, content, suffix):
+    source = tmp_path / f"contacts{suffix}"
+    source.write_bytes(content)
+    result, unchanged = _import(tmp_path, source)
+    assert result.exit_code == 2 and unchanged, result.output
+    assert result.output.count("\n") == 1 and result.output.startswith("error: ")

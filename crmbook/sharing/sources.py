@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from crmbook.errors import CrmbookError
+from crmbook.io.package import Package
 from crmbook.schema import Sheet
 from crmbook.sharing.contacts import contacts_frame
 from crmbook.sharing.importer import JOINED, guess_mapping
@@ -30,6 +31,10 @@ from crmbook.sharing.presets import read_contacts, recognise
 from crmbook.sharing.vcard import Cards, looks_like_vcard, read_vcards
 
 WORKBOOKS = (".xlsx", ".xlsm")
+# No contact export comes near these: a million contacts of 30 columns is about 300 MB, and
+# one record (even 30 cells of Excel's 32,767 characters) stays far below a line of 16 MB.
+MAX_SOURCE_BYTES = 1024**3
+MAX_LINE_BYTES = 16 * 1024**2
 DELIMITERS = (",", ";", "\t", "|")
 VCARD_PROPERTIES = {
     "FN": "name",
@@ -69,17 +74,51 @@ def open_source(path: str | os.PathLike) -> Source:
         for file in files:
             read_vcards(decode(file.read_bytes(), file.name), file.name, cards)
         return Source(path.name, cards=cards)
+    check_size(path)
     if path.suffix.lower() in WORKBOOKS:
         return Source(path.name, frame=_read_workbook(path))
     if zipfile.is_zipfile(path):
         return Source(path.name, cards=_read_zip(path))
+    check_lines(path)
     text = decode(path.read_bytes(), path.name)
     if looks_like_vcard(text):
         return Source(path.name, cards=read_vcards(text, path.name))
     return Source(path.name, frame=read_csv_text(text, path.name))
 
 
+def check_size(path: Path) -> None:
+    """Refuse a file bigger than any contact export, before reading a byte of it."""
+    size = path.stat().st_size
+    if size > MAX_SOURCE_BYTES:
+        raise CrmbookError(
+            f"{path.name} holds {size / 1024**2:,.0f} MB, more than crmbook imports at once "
+            f"({MAX_SOURCE_BYTES // 1024**2:,} MB); split it into smaller files"
+        )
+
+
+def check_lines(path: Path) -> None:
+    """Refuse a text with a line longer than any record, reading it a piece at a time."""
+    run = 0  # bytes since the last line break
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            *ended, going_on = chunk.replace(b"\r", b"\n").split(b"\n")
+            for line in ended:
+                if run + len(line) > MAX_LINE_BYTES:
+                    break
+                run = 0
+            else:
+                run += len(going_on)
+                if run <= MAX_LINE_BYTES:
+                    continue
+            raise CrmbookError(
+                f"{path.name} has a line longer than {MAX_LINE_BYTES // 1024**2} MB, longer "
+                "than any record: it is not a contact export (or it is damaged); export it again"
+            )
+
+
 def _read_workbook(path: Path) -> pd.DataFrame:
+    with Package(path):  # damaged, hostile or encrypted: refused before openpyxl sees it
+        pass
     try:
         frame = pd.read_excel(path, dtype=object, engine="openpyxl")
     except Exception as e:  # openpyxl's errors for a damaged file vary: one clear line

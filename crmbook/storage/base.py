@@ -150,6 +150,10 @@ class Storage(ABC):
     def discard(self) -> None:
         """Remove what this storage holds (a copy that failed half-way leaves nothing)."""
 
+    def verify(self) -> None:  # noqa: B027 - nothing to check by default
+        """Raise NotAWorkbookError when part of what is stored is damaged (a database
+        guards its own pages; a workbook file checks every part)."""
+
     @abstractmethod
     def close(self) -> None:
         """Let go of files and connections."""

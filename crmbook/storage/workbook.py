@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ import pandas as pd
 
 from crmbook.errors import CrmbookError, ForeignWorkbookError
 from crmbook.excel_limits import MAX_ROWS
+from crmbook.io.integrity import reading, verify
 from crmbook.io.newsheet import NewSheet
 from crmbook.io.package import Package, check_file
 from crmbook.io.reader import RawSheet, Reader
@@ -171,6 +173,10 @@ class WorkbookStorage(Storage):
     def _schema_sheet(self, name: str) -> Sheet | None:
         return next((s for s in self.schema.sheets if s.name == name), None)
 
+    def verify(self) -> None:
+        with reading(self._path), zipfile.ZipFile(self._path) as z:
+            verify(self._path, z)
+
     def close(self) -> None:
         self._reader.close()
 
@@ -221,7 +227,10 @@ class WorkbookStorage(Storage):
         scrubbed = self._scrubbed_parts(changes.forget, in_book, new_sheets)
         with Temporary(target) as tmp:
             hide = {n: "veryHidden" for n in (BASE_SHEET, SAVES_SHEET)} if wrote_meta else None
-            last_rows = write_workbook(self._path, tmp.path, in_book, new_sheets, scrubbed, hide)
+            with reading(self._path):
+                last_rows = write_workbook(
+                    self._path, tmp.path, in_book, new_sheets, scrubbed, hide
+                )
             atomic_replace(tmp, target, backups=0 if changes.forget else backups, check=still_ours)
         if changes.forget:
             remove_backups(target)
