@@ -14,18 +14,26 @@ must get that answer. A fixed seed keeps the run the same everywhere.
 
 from __future__ import annotations
 
-import io
 import random
 import re
 import shutil
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import openpyxl
 import pytest
 from click.testing import CliRunner
+from damage_support import (
+    far_value,
+    flip_compressed,
+    parts,
+    replaced,
+    sheet_part,
+    written,
+    xml_damage,
+    zipped,
+)
 
-import crmbook
 from crmbook.cli import main
 
 FILES = Path(__file__).parent / "files"
@@ -33,22 +41,11 @@ SEED = 2024
 pytestmark = pytest.mark.filterwarnings("ignore:Duplicate name")  # stored twice on purpose
 
 
-def _written(path: Path) -> Path:
-    book = crmbook.create(path, user="fuzz")
-    cid = book.customers.add(
-        name="Иванов Сергей", email="ivanov@example.com", city="Москва", notes="=SUM(A1)"
-    )
-    book.customers.add(name="דנה כהן", company="Cohen & Co", consent_email="כן")
-    book.interactions.add(customer_id=cid, when="2024-05-01 10:00", channel="call")
-    book.save()
-    return path
-
-
 @pytest.fixture(scope="module", params=["written-by-crmbook", "saved-by-libreoffice"])
 def original(request, tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp(request.param)
     if request.param == "written-by-crmbook":
-        return _written(folder / "shop.xlsx")
+        return written(folder / "shop.xlsx")
     return Path(shutil.copy(FILES / "libreoffice-saved-book.xlsx", folder / "shop.xlsx"))
 
 
@@ -62,83 +59,34 @@ class Mutation:
     breaks: tuple[str, ...]  # the commands that must answer exit 2 ("validate", "add")
 
 
-def _parts(data: bytes) -> list[tuple[zipfile.ZipInfo, bytes]]:
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
-        return [(info, z.read(info)) for info in z.infolist()]
-
-
-def _zipped(parts: list[tuple[zipfile.ZipInfo, bytes]]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        for info, data in parts:
-            z.writestr(info, data)
-    return out.getvalue()
-
-
-def _replaced(data: bytes, part: str, change) -> bytes:
-    return _zipped([(i, change(d) if i.filename == part else d) for i, d in _parts(data)])
-
-
 def _part_named(data: bytes, pattern: str) -> str:
-    names = [i.filename for i, _ in _parts(data)]
+    names = [i.filename for i, _ in parts(data)]
     return next(n for n in names if re.fullmatch(pattern, n))
-
-
-def _sheet_part(data: bytes, sheet: str) -> str:
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
-        workbook = z.read("xl/workbook.xml").decode()
-        rels = z.read("xl/_rels/workbook.xml.rels").decode()
-    rid = re.search(rf'name="{sheet}"[^>]*r:id="(\w+)"', workbook).group(1)
-    target = re.search(rf'Id="{rid}"[^>]*Target="([^"]+)"|Target="([^"]+)"[^>]*Id="{rid}"', rels)
-    target = (target.group(1) or target.group(2)).lstrip("/")
-    return target if target.startswith("xl/") else f"xl/{target}"
-
-
-def _xml_damage(rng: random.Random, xml: bytes) -> tuple[str, bytes]:
-    kind = rng.choice(["cut", "garbage", "empty", "unclosed"])
-    if kind == "cut":
-        return kind, xml[: len(xml) // 2]
-    if kind == "garbage":
-        return kind, bytes(rng.randrange(256) for _ in range(300))
-    if kind == "empty":
-        return kind, b""
-    return kind, xml.replace(b">", b"", 1)
-
-
-def _flip_compressed(data: bytes, part: str, rng: random.Random) -> bytes:
-    """Flip a byte inside one part's deflated data, as a bad disk or transfer would."""
-    with zipfile.ZipFile(io.BytesIO(data)) as z:
-        info = z.getinfo(part)
-    header = data[info.header_offset : info.header_offset + 30]
-    start = info.header_offset + 30 + int.from_bytes(header[26:28], "little")
-    start += int.from_bytes(header[28:30], "little")
-    spot = start + rng.randrange(max(info.compress_size, 1))
-    return data[:spot] + bytes([data[spot] ^ 0x55]) + data[spot + 1 :]
 
 
 def mutations(data: bytes) -> list[Mutation]:
     rng = random.Random(SEED)
     both = ("validate", "add")
-    names = [i.filename for i, _ in _parts(data)]
-    customers = _sheet_part(data, "Customers")
+    names = [i.filename for i, _ in parts(data)]
+    customers = sheet_part(data, "Customers")
     read_by_add = [
         "xl/workbook.xml",
         "xl/_rels/workbook.xml.rels",
         "[Content_Types].xml",
         "xl/styles.xml",
         customers,
-        _sheet_part(data, "_crmbook"),
+        sheet_part(data, "_crmbook"),
         *[n for n in names if n.endswith("sharedStrings.xml")],
     ]
     found = []
     for cut in (len(data) // 3, len(data) - 22, 100):
         found.append(Mutation(f"file truncated to {cut} bytes", data[:cut], both))
     for part in read_by_add:
-        kind, _ = _xml_damage(random.Random(part), b"")
+        kind, _ = xml_damage(random.Random(part), b"")
         found.append(
             Mutation(
                 f"{part}: {kind}",
-                _replaced(data, part, lambda xml, p=part: _xml_damage(random.Random(p), xml)[1]),
+                replaced(data, part, lambda xml, p=part: xml_damage(random.Random(p), xml)[1]),
                 both,
             )
         )
@@ -147,7 +95,7 @@ def mutations(data: bytes) -> list[Mutation]:
         found.append(
             Mutation(
                 f"{part}: damaged XML",
-                _replaced(data, part, lambda xml, p=part: _xml_damage(random.Random(p), xml)[1]),
+                replaced(data, part, lambda xml, p=part: xml_damage(random.Random(p), xml)[1]),
                 ("validate",),
             )
         )
@@ -155,23 +103,24 @@ def mutations(data: bytes) -> list[Mutation]:
         found.append(
             Mutation(
                 f"{part}: a flipped byte in its compressed data",
-                _flip_compressed(data, part, rng),
+                flip_compressed(data, part, rng),
                 both if part == customers else ("validate",),
             )
         )
     twice = rng.choice(names)
-    parts = _parts(data)
+    entries = parts(data)
+    half = next((i, d[: len(d) // 2]) for i, d in entries if i.filename == twice)
     found.append(
         Mutation(
             f"{twice} stored twice",
-            _zipped([*parts, next((i, d[: len(d) // 2]) for i, d in parts if i.filename == twice)]),
+            zipped([*entries, half]),
             both,
         )
     )
     found.append(
         Mutation(
             "the workbook declared a Word document",
-            _replaced(
+            replaced(
                 data,
                 "[Content_Types].xml",
                 lambda xml: re.sub(
@@ -186,7 +135,7 @@ def mutations(data: bytes) -> list[Mutation]:
     found.append(
         Mutation(
             "the Customers sheet's part deleted",
-            _zipped([(i, d) for i, d in parts if i.filename != customers]),
+            zipped([(i, d) for i, d in entries if i.filename != customers]),
             both,
         )
     )
@@ -195,7 +144,7 @@ def mutations(data: bytes) -> list[Mutation]:
         found.append(
             Mutation(
                 "four billion shared strings claimed",
-                _replaced(
+                replaced(
                     data,
                     shared[0],
                     lambda xml: re.sub(rb'uniqueCount="\d+"', b'uniqueCount="4294967295"', xml),
@@ -206,14 +155,14 @@ def mutations(data: bytes) -> list[Mutation]:
     found.append(
         Mutation(
             "a value typed in cell XFD1048576 of Customers",
-            _replaced(data, customers, _far_value),
+            replaced(data, customers, far_value),
             both,
         )
     )
     found.append(
         Mutation(
             "an XML bomb's entity declaration",
-            _replaced(
+            replaced(
                 data,
                 "xl/workbook.xml",
                 lambda xml: b'<!DOCTYPE x [<!ENTITY a "aaaa">]>' + xml.split(b"?>", 1)[-1],
@@ -224,7 +173,7 @@ def mutations(data: bytes) -> list[Mutation]:
     found.append(
         Mutation(
             "a dimension claiming the whole grid (harmless)",
-            _replaced(
+            replaced(
                 data,
                 customers,
                 lambda xml: re.sub(
@@ -238,14 +187,12 @@ def mutations(data: bytes) -> list[Mutation]:
         spot = rng.randrange(len(data))
         flipped = data[:spot] + bytes([data[spot] ^ 0xFF]) + data[spot + 1 :]
         found.append(Mutation(f"byte {spot} of the file flipped", flipped, ()))
+    entry = data.rindex(b"PK\x01\x02")  # the last part's entry in the zip's directory
+    flags = bytes([data[entry + 8], data[entry + 9] | 0x08])  # its name says it is UTF-8
+    not_utf8 = data[: entry + 8] + flags + data[entry + 10 : entry + 46] + b"\x8d"
+    not_utf8 += data[entry + 47 :]
+    found.append(Mutation("a part's name in the zip's directory not UTF-8", not_utf8, both))
     return found
-
-
-def _far_value(xml: bytes) -> bytes:
-    """A value typed in the last cell of the sheet, saved as Excel saves it."""
-    xml = re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="A1:XFD1048576"', xml)
-    far = b'<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>oops</t></is></c></row>'
-    return xml.replace(b"</sheetData>", far + b"</sheetData>")
 
 
 # ---------------------------------------------------------------- the test
@@ -291,8 +238,8 @@ def test_the_original_workbooks_are_fine(original):
 
 def test_a_value_far_outside_the_table_is_named_with_its_cell(tmp_path):
     path = tmp_path / "shop.xlsx"
-    data = _written(path).read_bytes()
-    path.write_bytes(_replaced(data, _sheet_part(data, "Customers"), _far_value))
+    data = written(path).read_bytes()
+    path.write_bytes(replaced(data, sheet_part(data, "Customers"), far_value))
     result = _run("validate", path)
     assert result.exit_code == 2
     assert "'Customers' has a value in cell XFD1048576" in result.output
@@ -301,7 +248,27 @@ def test_a_value_far_outside_the_table_is_named_with_its_cell(tmp_path):
 
 def test_a_damaged_part_is_named(tmp_path):
     path = tmp_path / "shop.xlsx"
-    data = _written(path).read_bytes()
-    path.write_bytes(_flip_compressed(data, "xl/styles.xml", random.Random(SEED)))
+    data = written(path).read_bytes()
+    path.write_bytes(flip_compressed(data, "xl/styles.xml", random.Random(SEED)))
     result = _run("validate", path)
     assert result.exit_code == 2 and "part xl/styles.xml" in result.output
+
+
+def test_an_id_counter_that_is_not_a_number_is_named_with_its_row(tmp_path):
+    """Found by test_fuzz.py: shared strings out of place put a text in next_id.Customers."""
+    path = written(tmp_path / "shop.xlsx")
+    workbook = openpyxl.load_workbook(path)
+    notes = workbook["_crmbook"]
+    row = next(r for r in notes.iter_rows() if r[0].value == "next_id.Customers")
+    row[1].value = "fingerprint_fields.Customers"
+    workbook.save(path)
+    before = path.read_bytes()
+    for command in (["validate", path], ["add", "customer", path, "--name", "Anna"]):
+        result = _run(*command)
+        assert result.exit_code == 2 and path.read_bytes() == before
+        assert result.output.strip() == (
+            f"error: shop.xlsx: crmbook's hidden sheet '_crmbook', row {row[0].row}: "
+            "next_id.Customers should be the next id number to give out, not "
+            "'fingerprint_fields.Customers'; type one more than the highest id of that sheet "
+            "beside it, or restore the backup copy of the book"
+        )

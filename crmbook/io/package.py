@@ -101,7 +101,7 @@ class Package:
         try:
             self.zip = zipfile.ZipFile(self.path)
             infos = self.zip.infolist()
-        except (zipfile.BadZipFile, OSError, EOFError) as e:
+        except (*DAMAGE, OSError) as e:  # a damaged name in the zip's directory, too
             raise NotAWorkbookError(
                 f"{self.path} is damaged or truncated ({e}). "
                 "Restore the backup copy or re-save it from Excel."
