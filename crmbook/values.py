@@ -38,7 +38,7 @@ def missing_mask(column: pd.Series) -> pd.Series:
         return mask.astype(bool)
     if pd.api.types.is_object_dtype(column.dtype):
         spaces = column.map(lambda v: isinstance(v, str) and not v.strip(), na_action="ignore")
-        return mask | spaces.fillna(False).astype(bool)
+        return mask | spaces.eq(True)
     if pd.api.types.is_string_dtype(column.dtype):
         return mask | column.str.strip().eq("").fillna(False).astype(bool)
     return mask.astype(bool)

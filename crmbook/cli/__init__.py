@@ -9,6 +9,9 @@ registers them on main.
 
 from __future__ import annotations
 
+import sys
+import warnings
+
 import click
 
 import crmbook
@@ -48,6 +51,10 @@ def main() -> None:
     FILE is a workbook such as shop.xlsx; every command also takes a database URL there
     (sqlite:///shop.db, postgresql://user@server/shop): see crmbook migrate.
     """
+    if not sys.warnoptions:  # python -W ... shows them again
+        # The readers beneath warn about what they skip in a damaged or foreign file; the
+        # command's own answer says what matters, in one line.
+        warnings.simplefilter("ignore")
 
 
 # The command modules import main from here, so they come after it.
