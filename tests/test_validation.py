@@ -361,6 +361,21 @@ def test_dates_typed_in_common_ways(text, expected):
     assert parsed.values[0] == pd.Timestamp(expected)
 
 
+@pytest.mark.parametrize(
+    ("serial", "expected"),
+    [
+        (59.0, "1900-02-28"),
+        (44260.25, "2021-03-05 06:00"),
+        (117894.5, "2222-10-12 12:00"),
+        (2958465.75, "9999-12-31 18:00"),
+    ],
+)
+def test_excel_serial_numbers_read_across_excels_whole_date_range(serial, expected):
+    parsed = parse_date(pd.Series([serial], dtype=object), with_time=True)
+    assert not parsed.bad.any()
+    assert parsed.values[0] == pd.Timestamp(expected)
+
+
 def test_month_first_dates_when_asked():
     parsed = parse_date(pd.Series(["03/05/2021"], dtype=object), with_time=False, dayfirst=False)
     assert parsed.values[0] == pd.Timestamp("2021-03-05")
