@@ -3,6 +3,7 @@
 from crmbook.book import Book, Table, create, open
 from crmbook.errors import (
     CrmbookError,
+    ForeignWorkbookError,
     NotAWorkbookError,
     RecordError,
     SaveRefusedError,
@@ -15,6 +16,7 @@ __all__ = [
     "SCHEMA",
     "Book",
     "CrmbookError",
+    "ForeignWorkbookError",
     "Issue",
     "NotAWorkbookError",
     "RecordError",

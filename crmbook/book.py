@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from crmbook.errors import CrmbookError, NotAWorkbookError, RecordError
+from crmbook.excel_limits import clipped
 from crmbook.io.newsheet import NewSheet, check_sheet_name, frame_formats, unique_headers
 from crmbook.io.reader import RawSheet
 from crmbook.languages import LABELS, book_words, sheet_aliases
@@ -48,8 +49,8 @@ from crmbook.storage.frames import LoadedSheet
 from crmbook.storage.state import Generation
 from crmbook.validation import (
     ERROR,
-    WARNING,
     Checker,
+    Code,
     Report,
     TypedSheet,
     canonical_choices,
@@ -60,6 +61,7 @@ from crmbook.validation import (
     parse_column,
     type_sheet,
 )
+from crmbook.values import missing, missing_mask
 
 
 def open(
@@ -382,7 +384,7 @@ class Table:
         frame = self.df
         for key, position in zip(keys, positions, strict=True):
             summary = ", ".join(
-                f"{k}={_shown(v)}" for k, v in frame.loc[position].items() if not _missing(v)
+                f"{k}={_shown(v)}" for k, v in frame.loc[position].items() if not missing(v)
             )
             self.book.log_change(self.sheet, [key], "", summary, "deleted")
         self.typed.frame = frame.drop(index=positions)
@@ -397,16 +399,7 @@ class Table:
             if f.name in raw:
                 parsed = parse_column(f, raw[f.name], self.book.dayfirst)
                 for value in raw[f.name][parsed.bad]:
-                    checker.add(
-                        f"bad-{f.type}",
-                        ERROR,
-                        self.sheet.name,
-                        None,
-                        f.name,
-                        value,
-                        parsed.problem,
-                        parsed.fix,
-                    )
+                    checker.add(parsed.code, self.sheet.name, None, f.name, value)
                 col = parsed.values
                 if defaults and f.default is not None and f.type != "bool":
                     col = col.fillna(f.default)
@@ -439,14 +432,13 @@ class Table:
             clash = new[key][new[key].astype(object).isin(existing)]  # Arrow's isin is slow
             for value in clash:
                 checker.add(
-                    "duplicate",
-                    ERROR,
+                    Code.DUPLICATE,
                     self.sheet.name,
                     None,
                     key,
                     value,
-                    f"{key} '{value}' already exists",
-                    f"choose another {key}",
+                    message=f"{key} '{value}' already exists",
+                    fix=f"choose another {key}",
                 )
         errors = [i for i in checker.issues if i.severity == ERROR]
         if errors:
@@ -536,26 +528,19 @@ def _user_value(value: object) -> object:
     """A value for a user's own column: text trimmed, nothing for blanks, others as given."""
     if isinstance(value, str):
         return value.strip() or None
-    return None if _missing(value) else value
-
-
-def _missing(value: object) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
+    return None if missing(value) else value
 
 
 def _same(a: object, b: object) -> bool:
-    if _missing(a) and _missing(b):
+    if missing(a) and missing(b):
         return True
-    if _missing(a) or _missing(b):
+    if missing(a) or missing(b):
         return False
     return a == b
 
 
 def _shown(value: object) -> str:
-    if _missing(value):
+    if missing(value):
         return ""
     if isinstance(value, pd.Timestamp):
         return value.strftime("%Y-%m-%d") if value == value.normalize() else str(value)
@@ -566,7 +551,7 @@ def _issues_message(sheet: Sheet, issues: list) -> str:
     lines = [f"{sheet.name}: the record was not saved:"]
     lines += [
         f"  - {i.column}: {i.message}"
-        + (f" ({i.value})" if not _missing(i.value) and i.value not in ("", None) else "")
+        + ("" if missing(i.value) else f" ({i.value})")
         + f". {i.fix}"
         for i in issues
     ]
@@ -672,16 +657,7 @@ class Book:
         if sheet.name not in self.sheet_names and not (
             self.upgrade and sheet.name in self.upgrade.sheets
         ):
-            checker.add(
-                "missing-sheet",
-                ERROR,
-                sheet.name,
-                None,
-                None,
-                None,
-                f"the workbook has no sheet '{sheet.name}'",
-                "restore the sheet, or copy it from a new workbook made by crmbook init",
-            )
+            checker.add(Code.MISSING_SHEET, sheet.name)
         loaded = self.storage.load(
             sheet.name, self._parse_context(sheet), lambda raw: self._parse(sheet, raw)
         )
@@ -691,7 +667,9 @@ class Book:
             added = self.upgrade.columns.get(sheet.name, [])
             typed.layout += self._added_columns(sheet, typed.layout)
             checker.issues = [
-                i for i in checker.issues if not (i.code == "missing-column" and i.column in added)
+                i
+                for i in checker.issues
+                if not (i.code == Code.MISSING_COLUMN and i.column in added)
             ]
         table = self.tables[sheet.name]
         table._kept_raw.update(loaded.unread)
@@ -702,16 +680,7 @@ class Book:
             if missing.any():
                 ids = self._assign_ids(sheet, None, int(missing.sum()))
                 for row, new_id in zip(typed.rows[missing], ids, strict=True):
-                    checker.add(
-                        "missing-id",
-                        WARNING,
-                        sheet.name,
-                        row,
-                        "id",
-                        None,
-                        f"the record had no id; crmbook gave it {new_id}",
-                        "nothing to do: the id is written on the next save",
-                    )
+                    checker.add(Code.MISSING_ID, sheet.name, row, "id", new_id=new_id)
                 typed.frame.loc[missing, "id"] = ids
                 positions = typed.frame.index[missing.to_numpy()]
                 table._given_ids = dict(zip(positions, ids, strict=True))
@@ -727,7 +696,7 @@ class Book:
         unread = {}
         for name in {i.column for i in checker.issues if i.code.startswith("bad-")}:
             original = raw.frame.iloc[:, typed.layout.index(name)].reset_index(drop=True)
-            unreadable = typed.frame[name].isna() & original.map(lambda v: v not in (None, ""))
+            unreadable = typed.frame[name].isna() & ~missing_mask(original)
             unread[name] = original[unreadable]
         top_id = highest_id_number(typed.frame["id"]) if sheet.id_prefix else None
         return LoadedSheet(typed, list(raw.header), checker.issues, unread, top_id)
@@ -748,9 +717,10 @@ class Book:
         return [c for c in self.upgrade.columns.get(sheet.name, ()) if c not in layout]
 
     def _row_count(self, table: Table) -> int:
+        """Records stored and pending; a sheet not loaded is counted by its key column."""
         if table._typed is not None:
             return len(table._typed.frame)
-        return sum(len(f) for f in table._new)
+        return len(table._existing_keys()) if table.sheet.key else sum(map(len, table._new))
 
     def _plan_upgrade(self) -> Upgrade | None:
         """Refuse a workbook from a newer crmbook; plan the upgrade of an older one."""
@@ -834,7 +804,7 @@ class Book:
         for vocab in self.schema.vocabularies:
             if vocab.name in raw.header:
                 col = raw.frame[vocab.name]
-                lists[vocab.name] = [str(v).strip() for v in col if not _missing(v) and v != ""]
+                lists[vocab.name] = [str(v).strip() for v in col if not missing(v)]
                 if self._foreign:
                     lists[vocab.name] = [LABELS.get(v.lower(), v) for v in lists[vocab.name]]
             else:
@@ -931,8 +901,8 @@ class Book:
                 "sheet": name,
                 "record": k,
                 "field": field,
-                "old": old,
-                "new": new,
+                "old": clipped(old),
+                "new": clipped(new),
             }
             for k in keys
         )
@@ -940,52 +910,44 @@ class Book:
     # ------------------------------------------------------------ validation and save
 
     def validate(self) -> Report:
-        """Every problem in the workbook, as a Report (see Report.to_frame())."""
+        """Every problem in the workbook, as a Report (see Report.to_frame()); a damaged
+        file raises NotAWorkbookError instead."""
+        self.storage.verify()
         checker = Checker(self.schema)
         has_lists = self.schema.lists_sheet in self.sheet_names
         lists_header = self._raw_lists_header() if has_lists else []
         for vocab in self.schema.vocabularies:
             if has_lists and vocab.name not in lists_header:
-                checker.add(
-                    "missing-list",
-                    WARNING,
-                    self.schema.lists_sheet,
-                    1,
-                    vocab.name,
-                    None,
-                    f"the list '{vocab.name}' is missing; crmbook uses its defaults",
-                    f"add a column headed '{vocab.name}' to the Lists sheet",
-                )
+                checker.add(Code.MISSING_LIST, self.schema.lists_sheet, 1, vocab.name)
         pending = self.upgrade.lists if self.upgrade else []
         for name in [] if not has_lists else self._missing_numbers():
             if name not in pending:
                 checker.add(
-                    "missing-list",
-                    WARNING,
+                    Code.MISSING_LIST,
                     self.schema.lists_sheet,
                     1,
                     name,
-                    None,
-                    f"the column '{name}' is missing; crmbook uses its defaults",
-                    f"add a column headed '{name}' beside its list on the Lists sheet "
+                    message=f"the column '{name}' is missing; crmbook uses its defaults",
+                    fix=f"add a column headed '{name}' beside its list on the Lists sheet "
                     "(a new workbook made by crmbook init shows how)",
                 )
         if self.upgrade is not None:
             checker.add(
-                "schema-upgrade",
-                WARNING,
+                Code.SCHEMA_UPGRADE,
                 self.schema.meta_sheet,
                 None,
                 "schema_version",
                 self.upgrade.from_version,
-                self.upgrade.note,
-                "nothing to do: save the workbook through crmbook (any change) to upgrade it",
+                note=self.upgrade.note,
             )
         typed = {s.name: self.table(s.name).typed for s in self.schema.sheets}
         for issues in self._load_issues.values():
             checker.issues.extend(issues)
-        keys = {
-            name: set(t.frame[t.sheet.key].dropna()) for name, t in typed.items() if t.sheet.key
+        added = self.upgrade.sheets if self.upgrade else []
+        keys = {  # a missing sheet is one error, not one more per reference to it
+            name: set(t.frame[t.sheet.key].dropna())
+            for name, t in typed.items()
+            if t.sheet.key and (name in self.sheet_names or name in added)
         }
         for t in typed.values():
             check_records(t, checker, self.lists, keys, self.today())

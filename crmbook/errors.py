@@ -13,6 +13,10 @@ class NotAWorkbookError(CrmbookError):
     """The file is missing, corrupt, truncated, encrypted or not an .xlsx at all."""
 
 
+class ForeignWorkbookError(NotAWorkbookError):
+    """The file is a workbook, but not a crmbook book: its rows are imported, not opened."""
+
+
 class UnsafeWorkbookError(NotAWorkbookError):
     """The file looks like a zip or XML bomb and is refused before it is unpacked."""
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from crmbook.schema import SCHEMA, TYPES
+from crmbook.values import missing
 
 _FORBIDDEN_IN_SHEET_NAME = re.compile(r"[\[\]:*?/\\]")
 
@@ -75,7 +76,7 @@ def _format(column: str, values: pd.Series) -> tuple[str, float]:
 
 
 def _cell(value: object) -> object:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
+    if missing(value):
         return None
     if isinstance(value, pd.Timestamp):
         return value.to_pydatetime()

@@ -167,6 +167,23 @@ class Words:
         return {self.value(v).lower(): v for v in VALUES}
 
 
+# The words that mean yes and no in a yes/no cell, a segment rule or an imported file: the
+# languages above, and those people write to us in (French, Spanish, Russian, Hebrew).
+YES_WORDS = (
+    *("true", "yes", "y", "1", "x", "✓"),
+    *("ja", "wahr"),  # de
+    *("ja", "waar"),  # nl
+    *("sì", "si", "vero"),  # it
+    *("oui", "да", "כן"),
+)
+NO_WORDS = (
+    *("false", "no", "n", "0", "-"),
+    *("nein", "falsch"),  # de
+    *("nee", "onwaar"),  # nl
+    *("no", "falso"),  # it
+    *("non", "нет", "לא"),
+)
+
 ENGLISH = Words("en")
 # Any language's dropdown label (lower case) -> the internal value, for reading.
 LABELS: dict[str, str] = {

@@ -12,12 +12,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 
-import pandas as pd
-
 from crmbook.io.reader import RawSheet
 from crmbook.languages import Words, field_aliases
 from crmbook.schema import ListNumbers, Schema
-from crmbook.validation import ERROR, WARNING, Checker, header_key
+from crmbook.validation import ERROR, WARNING, Checker, Code, header_key
+from crmbook.values import missing
 
 _PERCENT = re.compile(r"^([+-]?\d+(?:[.,]\d+)?)\s*%$")
 
@@ -53,7 +52,7 @@ def read_numbers(
             for value, cell, row in zip(
                 raw.frame[vocab.name], raw.frame[column], raw.rows.tolist(), strict=True
             ):
-                if not _blank(value):
+                if not missing(value):
                     cells.setdefault(internal(str(value).strip()), (str(value).strip(), cell, row))
         defaults = vocab.default_numbers()
         found[vocab.name] = {}
@@ -80,22 +79,22 @@ def _number(
     checker: Checker,
 ) -> float:
     """One value's number from its cell; a problem is reported and falls back on `default`."""
-    if _blank(cell):
+    if missing(cell):
         number, problem = None, "is empty"
     else:
         number, problem = parse_share(cell)
     if problem is None:
         return number
     checker.add(
-        f"bad-{numbers.name}",
-        WARNING if number is not None or _blank(cell) else ERROR,
+        Code(f"bad-{numbers.name}"),  # a list's numbers have their code in the registry
         schema.lists_sheet,
         row,
         column,
-        None if _blank(cell) else cell,
-        f"the {numbers.name} of '{value}' {problem}"
-        + ("" if number is not None else f"; crmbook counts {default:.0%}"),
-        f"type a percentage such as 25% (or 0.25) beside '{value}'",
+        None if missing(cell) else cell,
+        severity=WARNING if number is not None or missing(cell) else ERROR,
+        listed=value,
+        problem=problem,
+        fallback="" if number is not None else f"; crmbook counts {default:.0%}",
     )
     return default if number is None else number
 
@@ -143,14 +142,3 @@ def lists_columns(
             given = {**vocab.default_numbers(), **numbers.get(vocab.name, {})}
             columns[words.field(vocab.numbers.name)] = [given.get(v, 0.0) for v in values]
     return columns
-
-
-def _blank(value: object) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, str):
-        return value.strip() == ""
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False

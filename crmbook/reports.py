@@ -23,6 +23,7 @@ import pandas as pd
 from crmbook.analytics.activity import activity_report
 from crmbook.analytics.pipeline import pipeline_report
 from crmbook.analytics.sources import source_effectiveness
+from crmbook.values import missing
 
 Reports = dict[str, dict[str, pd.DataFrame]]
 
@@ -287,7 +288,7 @@ def _style(name: str, values: pd.Series, styles: dict):
 
 
 def _cell(value: object) -> object:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
+    if missing(value):
         return None
     if isinstance(value, pd.Timestamp):
         return value.to_pydatetime()

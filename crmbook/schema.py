@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 SCHEMA_VERSION = 3
-EXCEL_MAX_ROWS = 1_048_576
 # A birthday known without its year (phones and Google Contacts allow that) is stored in this
 # year: the first leap year an Excel date can hold, so 29 February fits. No age is shown for
 # it, and contact exports write it without a year again.

@@ -4,6 +4,7 @@ import contextlib
 import json
 import sqlite3
 
+import libreoffice
 import openpyxl
 import pandas as pd
 import pytest
@@ -133,6 +134,44 @@ def test_unusable_file_gives_one_clear_error(tmp_path, run):
         assert result.exit_code == 2
         assert result.output.startswith("error:")
         assert "Traceback" not in result.output
+
+
+def _contacts_someone_typed(path):
+    """An ordinary workbook of contacts, as people keep them before they meet crmbook."""
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Kontakte 2024"
+    ws.append(["Name", "E-Mail", "Telefon", "Geburtstag"])
+    ws.append(["Иванов Сергей", "ivanov@example.com", "+7 495 123-45-67", "31.03.1980"])
+    ws.append(['=HYPERLINK("x")', "dana@example.com", None, None])
+    wb.create_sheet("Notizen").append(["call Dana back"])
+    wb.save(path)
+    return path
+
+
+def _assert_not_a_book_answer(result, path):
+    assert result.exit_code == 2
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith(f"error: {path.name} is a workbook but not a crmbook book")
+    assert "'Kontakte 2024'" in line
+    assert line.endswith(f"crmbook import BOOK {path}")
+
+
+def test_a_workbook_crmbook_did_not_make_gets_one_sentence_suggesting_import(tmp_path, run):
+    path = _contacts_someone_typed(tmp_path / "contacts.xlsx")
+    before = path.read_bytes()
+    for command in (["validate"], ["summary"], ["add", "customer"]):
+        args = [*command, path] + (["--name", "Anna"] if command[0] == "add" else [])
+        _assert_not_a_book_answer(run(*args), path)
+    assert path.read_bytes() == before
+
+
+@pytest.mark.libreoffice
+@libreoffice.needs_libreoffice
+def test_a_libreoffice_sheet_of_contacts_gets_the_same_answer(tmp_path, run):
+    made = _contacts_someone_typed(tmp_path / "contacts.xlsx")
+    path = libreoffice.convert([made], tmp_path, "xlsx") / made.name
+    _assert_not_a_book_answer(run("validate", path), path)
 
 
 def test_summary_counts_records(book_path, run):

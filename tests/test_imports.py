@@ -15,7 +15,17 @@ import crmbook
 
 PACKAGE = Path(crmbook.__file__).parent
 # Below the Book (STYLE.md: schema <- io <- storage <- book): these import nothing above it.
-BELOW_THE_BOOK = {"errors", "schema", "languages", "io", "validation", "lists", "storage"}
+BELOW_THE_BOOK = {
+    "errors",
+    "schema",
+    "languages",
+    "values",
+    "excel_limits",
+    "io",
+    "validation",
+    "lists",
+    "storage",
+}
 
 
 @cache

@@ -16,9 +16,9 @@ from openpyxl.workbook.defined_name import DefinedName
 import crmbook
 from crmbook import NotAWorkbookError, SaveRefusedError, UnsafeWorkbookError
 from crmbook.errors import CrmbookError
+from crmbook.excel_limits import MAX_ROWS
 from crmbook.io.safety import BACKUP_FOLDER
 from crmbook.io.writer import SheetChange, write_workbook
-from crmbook.schema import EXCEL_MAX_ROWS
 
 # ---------------------------------------------------------------- files that are not workbooks
 
@@ -364,7 +364,7 @@ def test_the_dimension_follows_the_rows(new_book):
 
 
 def test_a_save_past_excels_last_row_is_refused(new_book, tmp_path):
-    change = SheetChange("append", pd.DataFrame({"a": ["x", "y"]}), EXCEL_MAX_ROWS - 1)
+    change = SheetChange("append", pd.DataFrame({"a": ["x", "y"]}), MAX_ROWS - 1)
     with pytest.raises(CrmbookError, match="Excel allows 1,048,576"):
         write_workbook(new_book.path, tmp_path / "out.xlsx", {"Customers": change})
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -59,3 +61,135 @@ def test_a_database_keeps_the_other_emails_in_columns_of_its_own(tmp_path):
     assert anna["other_phones"] == "+49 30 9876543 (work)"
     assert anna["job_title"] == "Buyer"
     assert anna["Address 1 - Street"] == "Hauptstr. 1"
+
+
+# ---------------------------------------------------------------- sources no export looks like
+
+
+def _import(tmp_path, source: Path):
+    path = crmbook.create(tmp_path / "crm.xlsx").path
+    before = path.read_bytes()
+    result = CliRunner().invoke(main, ["import", str(path), str(source), "--yes"])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result, path.read_bytes() == before
+
+
+def test_a_2_gb_file_is_refused_before_a_byte_is_read(tmp_path):
+    source = tmp_path / "contacts.csv"
+    with source.open("wb") as f:  # sparse: no disk space, no time
+        f.write(b"Name,Email\n")
+        f.truncate(2 * 1024**3)
+    result, unchanged = _import(tmp_path, source)
+    assert result.exit_code == 2 and unchanged
+    assert result.output.count("\n") == 1 and "2,048 MB" in result.output
+
+
+def test_one_endless_line_is_refused_without_reading_it_whole(tmp_path, monkeypatch):
+    source = tmp_path / "contacts.csv"
+    with source.open("wb") as f:
+        f.write(b"Name,Email\n" + b"x" * (17 * 1024**2))
+    whole = Path.read_bytes
+    monkeypatch.setattr(Path, "read_bytes", lambda p: _never(p) if p == source else whole(p))
+    result, unchanged = _import(tmp_path, source)
+    assert result.exit_code == 2 and unchanged
+    assert result.output.count("\n") == 1 and "longer than 16 MB" in result.output
+
+
+def test_a_2_gb_vcard_in_a_folder_is_refused_before_a_byte_is_read(tmp_path):
+    folder = tmp_path / "phone"
+    folder.mkdir()
+    (folder / "a.vcf").write_text("BEGIN:VCARD\nVERSION:3.0\nFN:Anna\nEND:VCARD\n")
+    with (folder / "b.vcf").open("wb") as f:  # one line of 2 GB, sparse: no disk, no time
+        f.write(b"BEGIN:VCARD\nNOTE:")
+        f.truncate(2 * 1024**3)
+    result, unchanged = _import(tmp_path, folder)
+    assert result.exit_code == 2 and unchanged
+    assert result.output.count("\n") == 1 and "phone holds 2,048 MB" in result.output
+
+
+def _zip_of_vcards(path: Path, card: bytes, claimed: int | None = None) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("contacts.vcf", card)
+    if claimed is not None:  # the central directory claims another unpacked size
+        data = bytearray(path.read_bytes())
+        central = data.rindex(b"PK\x01\x02")
+        data[central + 24 : central + 28] = claimed.to_bytes(4, "little")
+        path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("card", "claimed", "expected"),
+    [
+        (b"BEGIN:VCARD\nVERSION:3.0\nFN:Anna\nEND:VCARD\n", 4 * 1024**3 - 1, "4,096 MB"),
+        (b"BEGIN:VCARD\nNOTE:" + b"x" * (17 * 1024**2), None, "longer than 16 MB"),
+    ],
+    ids=["claims-4-gb", "one-17-mb-line"],
+)
+def test_a_zip_of_vcards_too_big_is_refused_in_one_line(tmp_path, card, claimed, expected):
+    source = _zip_of_vcards(tmp_path / "contacts.zip", card, claimed)
+    result, unchanged = _import(tmp_path, source)
+    assert result.exit_code == 2 and unchanged
+    assert result.output.count("\n") == 1 and expected in result.output
+
+
+def _never(path: Path) -> bytes:
+    raise AssertionError(f"{path} was read whole at once")
+
+
+@pytest.mark.parametrize(
+    ("content", "name"),
+    [
+        ("Name\tEmail\nДора Клейн\tdora@example.com\n".encode("utf-16-le"), "Дора Клейн"),
+        ("Name;Email\nJosé Müller;jose@example.com\n".encode("cp1252"), "José Müller"),
+        ("Name;Email\nИван Петров;ivan@example.ru\n".encode("cp1251"), "Иван Петров"),
+        ("Name;Email\nFrançois Lefèvre;f@example.fr\n".encode("latin-1"), "François Lefèvre"),
+        (b'Name,Notes\n"=HYPERLINK(""http://x"")",hi\n', '=HYPERLINK("http://x")'),
+    ],
+    ids=["utf-16-without-bom", "cp1252", "cp1251", "latin-1", "formula-as-name"],
+)
+def test_encodings_people_save_in_are_read(tmp_path, content, name):
+    source = tmp_path / "contacts.csv"
+    source.write_bytes(content)
+    result, _ = _import(tmp_path, source)
+    assert result.exit_code == 0, result.output
+    assert crmbook.open(tmp_path / "crm.xlsx").customers.df["name"].tolist() == [name]
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        random.Random(7).randbytes(50_000),
+        b"PK\x03\x04" + random.Random(8).randbytes(5_000),
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(2_000),
+    ],
+    ids=["binary-garbage", "broken-zip", "old-xls-or-encrypted"],
+)
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_garbage_under_any_name_gives_one_line(tmp_path, content, suffix):
+    source = tmp_path / f"contacts{suffix}"
+    source.write_bytes(content)
+    result, unchanged = _import(tmp_path, source)
+    assert result.exit_code == 2 and unchanged, result.output
+    assert result.output.count("\n") == 1 and result.output.startswith("error: ")
+
+
+def test_a_delimiter_at_the_end_of_every_row_is_read(tmp_path):
+    source = tmp_path / "contacts.csv"
+    source.write_text("Name;Email\nAnna Petrova;anna@example.com;\nBob Stone;bob@example.com;\n")
+    result, _ = _import(tmp_path, source)
+    assert result.exit_code == 0, result.output
+    customers = crmbook.open(tmp_path / "crm.xlsx").customers.df
+    assert customers["email"].tolist() == ["anna@example.com", "bob@example.com"]
+
+
+def test_values_past_the_last_header_are_named_with_their_line(tmp_path):
+    """Found by test_fuzz.py: such a row used to turn its first values into pandas' index."""
+    source = tmp_path / "contacts.csv"
+    source.write_text('Name;Email\n"Petrova; Anna";anna@example.com;Berlin\nBob;bob@example.com\n')
+    result, unchanged = _import(tmp_path, source)
+    assert result.exit_code == 2 and unchanged
+    assert result.output == (
+        "error: contacts.csv, line 2: 3 values but 2 headers; check that row (a stray "
+        "delimiter or quote?) or export the file again\n"
+    )

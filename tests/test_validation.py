@@ -13,6 +13,7 @@ from crmbook import SCHEMA, Issue, Report
 from crmbook.io.reader import RawSheet
 from crmbook.validation import (
     Checker,
+    Code,
     header_key,
     parse_bool,
     parse_date,
@@ -225,6 +226,19 @@ def test_missing_sheet_is_one_error(new_book):
     assert not report.valid
 
 
+def test_a_missing_customers_sheet_is_one_error_not_one_per_reference(new_book):
+    for name in ("Anna", "Boris"):
+        cid = new_book.customers.add(name=name)
+        new_book.interactions.add(customer_id=cid, when="2024-05-01 10:00", channel="call")
+        new_book.sales.add(customer_id=cid, date="2024-05-02", amount=10)
+    new_book.save()
+    wb = openpyxl.load_workbook(new_book.path)
+    del wb["Customers"]
+    wb.save(new_book.path)
+    report = crmbook.open(new_book.path).validate()
+    assert [where(i) for i in report.issues] == [("missing-sheet", "Customers", None, None)]
+
+
 def test_missing_required_column_is_an_error_optional_one_a_warning(new_book):
     path = new_book.path
     wb = openpyxl.load_workbook(path)
@@ -364,6 +378,21 @@ def test_dates_typed_in_common_ways(text, expected):
     assert parsed.values[0] == pd.Timestamp(expected)
 
 
+@pytest.mark.parametrize(
+    ("serial", "expected"),
+    [
+        (59.0, "1900-02-28"),
+        (44260.25, "2021-03-05 06:00"),
+        (117894.5, "2222-10-12 12:00"),
+        (2958465.75, "9999-12-31 18:00"),
+    ],
+)
+def test_excel_serial_numbers_read_across_excels_whole_date_range(serial, expected):
+    parsed = parse_date(pd.Series([serial], dtype=object), with_time=True)
+    assert not parsed.bad.any()
+    assert parsed.values[0] == pd.Timestamp(expected)
+
+
 def test_month_first_dates_when_asked():
     parsed = parse_date(pd.Series(["03/05/2021"], dtype=object), with_time=False, dayfirst=False)
     assert parsed.values[0] == pd.Timestamp("2021-03-05")
@@ -448,3 +477,41 @@ def test_header_below_blank_rows_keeps_true_row_numbers(new_book):
     assert typed.rows.tolist() == [4, 6]
     assert book.competitors.df["name"].tolist() == ["Acme", "Bolt"]
     assert book.validate().valid
+
+
+# ---------------------------------------------------------------- the issue codes
+
+
+def test_issue_codes_keep_the_values_programs_read():
+    """`validate --format json` prints these codes; they never change."""
+    assert {str(code) for code in Code} == {
+        "missing-sheet",
+        "missing-column",
+        "missing-list",
+        "schema-upgrade",
+        "bad-date",
+        "bad-datetime",
+        "bad-money",
+        "bad-integer",
+        "bad-bool",
+        "bad-probability",
+        "required",
+        "too-long",
+        "bad-email",
+        "bad-phone",
+        "future-date",
+        "not-in-list",
+        "unknown-reference",
+        "duplicate",
+        "bad-id",
+        "missing-id",
+        "repeated",
+        "name-from-email",
+    }
+
+
+@pytest.mark.parametrize("code", list(Code))
+def test_every_code_has_a_severity_and_words(code):
+    assert code.severity in ("error", "warning")
+    assert code.message and code.fix
+    assert code == str(code)  # compares equal to its text, as programs see it

@@ -15,6 +15,7 @@ import pandas as pd
 from crmbook.analytics.history import customer_history, open_follow_ups
 from crmbook.analytics.segments import suggested_stages
 from crmbook.errors import RecordError
+from crmbook.values import missing
 
 TIMELINE_COLUMNS = ("when", "kind", "id", "what", "status", "amount", "owner", "next")
 FOLLOW_UP_COLUMNS = ("next_date", "next_step", "asked", "id", "owner", "overdue")
@@ -227,4 +228,4 @@ def _follow_ups(interactions: pd.DataFrame, today: dt.date) -> pd.DataFrame:
 
 
 def _or_none(value: object) -> object:
-    return None if value is None or pd.isna(value) else value
+    return None if missing(value) else value

@@ -25,6 +25,7 @@ from anyascii import anyascii
 from rapidfuzz import fuzz, process
 
 from crmbook.errors import RecordError
+from crmbook.values import missing
 
 SEARCHED = ("name", "company", "email", "phone")
 MIN_SCORE = 60
@@ -44,10 +45,16 @@ _COUNTRY_CODES = [str(code) for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE
 
 def fold(text: object) -> str:
     """Lower-case ASCII for comparing: Иванов -> ivanov, Zoë Ørsted -> zoe orsted."""
-    if _missing(text):
+    if missing(text):
         return ""
     text = str(text)
     return (text if text.isascii() else anyascii(text)).lower()
+
+
+def fold_column(column: pd.Series) -> pd.Series:
+    """fold() for a whole column at once; a missing value folds to ""."""
+    folded = _fold_arrow(pc.fill_null(_arrow(column), ""))
+    return pd.Series(folded.to_numpy(zero_copy_only=False), index=column.index, dtype=object)
 
 
 def words(text: object) -> list[str]:
@@ -61,7 +68,7 @@ def phone_digits(phone: object, region: str | None = None) -> str:
     A number without a country code is read in `region` (e.g. "DE"); without a region its
     leading zeros are dropped, so "030 1234567" still matches "+49 30 1234567" as a substring.
     """
-    if _missing(phone):
+    if missing(phone):
         return ""
     text = str(phone).strip()
     try:
@@ -254,19 +261,13 @@ def resolve_customer(customers: pd.DataFrame, text: str) -> str:
     return str(close["id"].iloc[0])
 
 
-def _missing(value: object) -> bool:
-    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
-
-
 def _arrow(column: pd.Series) -> pa.Array:
     """The column as Arrow strings: nearly free for pandas' Arrow-backed text columns."""
     array = column.array
     if hasattr(array, "__arrow_array__") and pd.api.types.is_string_dtype(column.dtype):
         return pc.cast(array.__arrow_array__(), pa.large_string()).combine_chunks()
-    values = (
-        column.astype(object).where(column.notna(), None).map(lambda v: v if v is None else str(v))
-    )
-    return pa.array(values.tolist(), type=pa.large_string())
+    values = [None if missing(v) else str(v) for v in column.astype(object)]
+    return pa.array(values, type=pa.large_string())
 
 
 def _fold_arrow(text: pa.Array) -> pa.Array:

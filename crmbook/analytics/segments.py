@@ -31,6 +31,7 @@ from crmbook.analytics.find import fold
 from crmbook.analytics.history import HISTORY_COLUMNS, customer_history
 from crmbook.errors import CrmbookError
 from crmbook.schema import SCHEMA
+from crmbook.values import missing, missing_mask, yes_no
 
 # Per-customer columns computed from the history, with the kind of value they hold.
 DERIVED = {
@@ -58,8 +59,6 @@ _KIND_OF_TYPE = {
 OPERATORS = ("!=", ">=", "<=", "!~", "=", ">", "<", "~")
 _TERM = re.compile(r"^\s*([A-Za-z_][\w ]*?)\s*(!=|>=|<=|!~|=|>|<|~)(.*)$", re.DOTALL)
 _RELATIVE = re.compile(r"^([+-])(\d+)([dwmy])$")
-_TRUE = {"true", "yes", "y", "1", "x"}
-_FALSE = {"false", "no", "n", "0"}
 _MONTHS = {
     m: i
     for i, name in enumerate(
@@ -307,14 +306,14 @@ def saved_rules(segments: pd.DataFrame, name: str) -> str:
         known = ", ".join(repr(n) for n in names.dropna()) or "none yet"
         raise RuleError(f"no saved segment called {name!r}; saved segments: {known}")
     rules = hit["rules"].iloc[0]
-    return "" if pd.isna(rules) else str(rules)
+    return "" if missing(rules) else str(rules)
 
 
 def saved_segments(frames: dict[str, pd.DataFrame], today: dt.date) -> pd.DataFrame:
     """The saved segments with how many customers each holds today (or why it cannot run)."""
     rows = []
     for record in frames["Segments"].itertuples(index=False):
-        rules = "" if pd.isna(record.rules) else record.rules
+        rules = "" if missing(record.rules) else record.rules
         try:
             size, problem = len(segment_customers(frames, rules, today)), None
         except RuleError as e:
@@ -387,7 +386,7 @@ def _check(rule: Rule, kinds: dict[str, str]) -> None:
 def _holds(column: pd.Series, kind: str, rule: Rule, today: dt.date) -> np.ndarray:
     op, value = rule.op, rule.value
     if op in ("=", "!=") and not value:
-        blank = _blank(column)
+        blank = missing_mask(column).to_numpy(dtype=bool)
         return blank if op == "=" else ~blank
     if op in ("~", "!~"):
         text = column.map(fold, na_action="ignore").astype(object).fillna("")
@@ -429,9 +428,9 @@ def _equals(column: pd.Series, kind: str, rule: Rule, today: dt.date) -> np.ndar
 
 def _scalar(kind: str, value: str, rule: Rule, today: dt.date, column: str) -> object:
     if kind == "bool":
-        word = value.casefold()
-        if word in _TRUE | _FALSE:
-            return word in _TRUE
+        answer = yes_no(value)
+        if answer is not None:
+            return answer
         raise RuleError(f"rule {str(rule)!r}: {column} is true or false, not {value!r}")
     if kind == "number":
         if column == "birthday_month" and value.casefold() in _MONTHS:
@@ -469,12 +468,6 @@ def _date(value: str, rule: Rule, today: dt.date) -> pd.Timestamp:
 
 def _alternatives(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
-
-
-def _blank(column: pd.Series) -> np.ndarray:
-    """Empty cells: missing values, and text of nothing but spaces."""
-    text = column.astype(object).map(lambda v: str(v).strip(), na_action="ignore")
-    return (column.isna() | text.eq("")).to_numpy(dtype=bool)
 
 
 def _kind_of_dtype(column: pd.Series) -> str:

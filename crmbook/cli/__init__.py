@@ -10,6 +10,8 @@ registers them on main.
 from __future__ import annotations
 
 import os
+import sys
+import warnings
 
 import click
 
@@ -59,6 +61,10 @@ def main(no_cache: bool) -> None:
     """
     if no_cache:
         os.environ[NO_CACHE] = "1"  # also for what the command starts (crmbook app's kernel)
+    if not sys.warnoptions:  # python -W ... shows them again
+        # The readers beneath warn about what they skip in a damaged or foreign file; the
+        # command's own answer says what matters, in one line.
+        warnings.simplefilter("ignore")
 
 
 # The command modules import main from here, so they come after it.

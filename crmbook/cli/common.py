@@ -19,6 +19,7 @@ from rich.table import Table as RichTable
 
 import crmbook
 from crmbook.errors import CrmbookError, RecordError
+from crmbook.values import missing
 
 OUTPUT_FORMATS = ("table", "csv", "json")
 ROWS_SHOWN = 50  # a table for people stops here; --all, csv and json give every row
@@ -166,7 +167,7 @@ def emit(
 
 
 def _cell(value: object) -> str:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
+    if missing(value):
         return ""
     if isinstance(value, float):
         return f"{value:,.0f}" if value.is_integer() else f"{value:,.2f}"

@@ -57,8 +57,15 @@ def excel_serial(value: dt.date | dt.datetime | pd.Timestamp) -> float:
 
 
 def excel_dates(days: pd.Series) -> pd.Series:
-    """The dates of Excel serial numbers (the inverse of excel_serial)."""
-    return EXCEL_EPOCH + pd.to_timedelta(days.where(days >= 61, days + 1), unit="D")
+    """The dates of Excel serial numbers (the inverse of excel_serial), to the microsecond.
+
+    Counted in microseconds: nanoseconds from 1899 overflow after the year 2192, and Excel's
+    dates run to 9999.
+    """
+    shifted = days.where(days >= 61, days + 1).to_numpy(dtype=float)
+    micros = np.round(shifted * 86_400_000_000).astype("int64").astype("timedelta64[us]")
+    epoch = EXCEL_EPOCH.to_datetime64().astype("datetime64[us]")
+    return pd.Series(epoch + micros, index=days.index)
 
 
 def _number(x: float) -> str:

@@ -19,15 +19,20 @@ import pandas as pd
 from lxml import etree
 
 from crmbook.errors import CrmbookError
+from crmbook.excel_limits import (
+    MAX_CELL_CHARS,
+    MAX_ROWS,
+    cell_length,
+    sheet_name_problem,
+    too_long,
+)
 from crmbook.io.cells import column_letter, render_rows
 from crmbook.io.package import MAIN_NS, PKG_REL_NS, REL_NS, Package
-from crmbook.schema import EXCEL_MAX_ROWS
 
 CT_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
 WORKSHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
 TABLE_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.table+xml"
 REL_TYPE = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
-_FORBIDDEN_IN_SHEET_NAME = re.compile(r"[\[\]:*?/\\]")
 _TABLE_NAME_BAD = re.compile(r"[^A-Za-z0-9_.]")
 _LOOKS_LIKE_REF = re.compile(r"^([A-Za-z]{1,3}\d+|[RrCc]\d*([RrCc]\d*)?)$")
 TABLE_NAME = "displayName"
@@ -61,18 +66,22 @@ class NewSheet:
 
 def check_sheet_name(name: str) -> str:
     """The name as Excel accepts it, or a CrmbookError saying what is wrong with it."""
-    if not name or not name.strip():
-        raise CrmbookError("a sheet needs a name")
-    if len(name) > 31:
-        raise CrmbookError(f"sheet name {name!r} is longer than the 31 characters Excel allows")
-    if _FORBIDDEN_IN_SHEET_NAME.search(name) or name.startswith("'") or name.endswith("'"):
-        raise CrmbookError(
-            f"sheet name {name!r} has a character Excel does not allow in sheet names "
-            "([ ] : * ? / \\ or a leading/trailing apostrophe)"
-        )
-    if name.lower() == "history":
-        raise CrmbookError("Excel reserves the sheet name 'History'; choose another")
+    problem = sheet_name_problem(name)
+    if problem:
+        raise CrmbookError(problem)
     return name
+
+
+def check_cells(new: NewSheet) -> None:
+    """Refuse text longer than an Excel cell holds, naming the column and the limit."""
+    for column in new.frame.columns:
+        long = too_long(new.frame[column])
+        if long.any():
+            longest = max(cell_length(v) for v in new.frame[column][long])
+            raise CrmbookError(
+                f"{new.name}, column {column}: a text of {longest:,} characters does not fit "
+                f"in an Excel cell (at most {MAX_CELL_CHARS:,}); shorten it"
+            )
 
 
 def table_name(wanted: str, taken: set[str]) -> str:
@@ -249,10 +258,11 @@ def plan_new_sheets(
     existing = {name.lower(): sheet for name, sheet in pkg.sheets.items()}
     for new in sheets:
         check_sheet_name(new.name)
-        if len(new.frame) + 1 > EXCEL_MAX_ROWS:
+        check_cells(new)
+        if len(new.frame) + 1 > MAX_ROWS:
             raise CrmbookError(
                 f"{len(new.frame):,} rows do not fit on one sheet; Excel allows "
-                f"{EXCEL_MAX_ROWS - 1:,} below the header"
+                f"{MAX_ROWS - 1:,} below the header"
             )
         old = existing.get(new.name.lower())
         sheet_rels: etree._Element | None = None

@@ -14,6 +14,12 @@ from pathlib import Path
 from lxml import etree
 
 from crmbook.errors import NotAWorkbookError, UnsafeWorkbookError
+from crmbook.io.integrity import (
+    DAMAGE,
+    check_content_types,
+    check_entries,
+    check_shared_strings,
+)
 from crmbook.io.safety import BACKUP_FOLDER
 from crmbook.io.stamp import read_stamp
 
@@ -96,11 +102,12 @@ class Package:
         try:
             self.zip = zipfile.ZipFile(self.path)
             infos = self.zip.infolist()
-        except (zipfile.BadZipFile, OSError, EOFError) as e:
+        except (*DAMAGE, OSError) as e:  # a damaged name in the zip's directory, too
             raise NotAWorkbookError(
                 f"{self.path} is damaged or truncated ({e}). "
                 "Restore the backup copy or re-save it from Excel."
             ) from e
+        check_entries(self.path, infos)
         self.infos = {i.filename: i for i in infos}
         _check_bomb(self.path, infos)
         self._check_no_dtd()
@@ -111,7 +118,14 @@ class Package:
                 "(no workbook part inside): is it a .docx or another zip? "
                 "Give the path of the .xlsx workbook."
             )
+        types = "[Content_Types].xml"
+        check_content_types(
+            self.path, self.xml(types) if types in self.infos else None, self.workbook_part
+        )
         self.sheets = self._read_sheets()
+        for kind, part in self.rels(self.workbook_part).values():
+            if kind == "sharedStrings" and part in self.infos:
+                check_shared_strings(self.path, self.zip, self.infos[part])
 
     def close(self) -> None:
         self.zip.close()
@@ -125,7 +139,7 @@ class Package:
     def read(self, part: str) -> bytes:
         try:
             return self.zip.read(part)
-        except (zipfile.BadZipFile, OSError, EOFError, KeyError) as e:
+        except (*DAMAGE, OSError, KeyError) as e:
             raise NotAWorkbookError(
                 f"{self.path}: part {part} cannot be read ({e}); "
                 "the file is damaged. Restore a backup."
@@ -176,6 +190,11 @@ class Package:
             if rid not in rels:
                 continue
             name = el.get("name")
+            if rels[rid][1] not in self.infos:
+                raise NotAWorkbookError(
+                    f"{self.path.name} is damaged: its sheet {name!r} should be the part "
+                    f"{rels[rid][1]}, which is missing. Restore a backup or re-save it from Excel."
+                )
             sheets[name] = SheetPart(name, rels[rid][1], el.get("state", "visible"))
         return sheets
 
@@ -186,7 +205,7 @@ class Package:
                 try:
                     with self.zip.open(name) as f:
                         head = f.read(2048)
-                except (zipfile.BadZipFile, OSError, EOFError) as e:
+                except (*DAMAGE, OSError) as e:
                     raise NotAWorkbookError(
                         f"{self.path}: part {name} cannot be read ({e}); "
                         "the file is damaged. Restore a backup."

@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import re
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +20,8 @@ import fastexcel
 import pandas as pd
 
 from crmbook.errors import NotAWorkbookError
+from crmbook.io.integrity import DAMAGE, check_sheet_extent, damage, reading
+from crmbook.values import missing, missing_mask
 
 # fastexcel logs a warning for every empty column ("falling back to string"); that is normal here.
 logging.getLogger("fastexcel").setLevel(logging.ERROR)
@@ -49,37 +53,32 @@ class Reader:
     def __init__(self, path: Path, sheet_parts: dict[str, str] | None = None):
         self.path = Path(path)
         self.sheet_parts = sheet_parts or {}
-        try:
+        with _fastexcel(self.path):
             self.excel = fastexcel.read_excel(str(self.path))
-        except Exception as e:  # fastexcel raises its own error types for every kind of damage
-            raise NotAWorkbookError(
-                f"{path} cannot be read as a workbook ({str(e).splitlines()[0]}). "
-                "Restore the backup copy or re-save it from Excel."
-            ) from e
         self.sheet_names = list(self.excel.sheet_names)
 
     def sheet(self, name: str, *, header_only: bool = False, text: bool = False) -> RawSheet:
         """The sheet's values; with text=True every column as text, whatever it looks like."""
+        self._check_extent(name)
         try:
-            frame = self.excel.load_sheet_by_name(
-                name, n_rows=0 if header_only else None, dtypes="string" if text else None
-            )
-            frame = frame.to_pandas()
-        except Exception as e:
-            if "empty" in str(e).lower() or "no data" in str(e).lower():
+            with _fastexcel(self.path, name):
+                frame = self.excel.load_sheet_by_name(
+                    name, n_rows=0 if header_only else None, dtypes="string" if text else None
+                )
+                frame = frame.to_pandas()
+        except NotAWorkbookError as e:
+            said = str(e.__cause__).lower()  # what fastexcel says of a sheet without cells
+            if "empty" in said or "no data" in said:
                 return RawSheet.empty(name)
-            raise NotAWorkbookError(
-                f"{self.path}: sheet {name!r} cannot be read ({str(e).splitlines()[0]}); "
-                "the file is damaged. Restore a backup."
-            ) from e
+            raise
         if frame.shape[1] == 0:
             return RawSheet.empty(name)
         header_row = self._first_value_row(name)
         header = [_header_text(c) for c in frame.columns]
         frame.columns = header
-        blank = frame.isna().all(axis=1)
-        for column in frame.columns[frame.dtypes == "str"] if len(frame) else []:
-            blank &= frame[column].isna() | (frame[column].str.strip() == "")
+        blank = pd.Series(True, index=frame.index)
+        for position in range(frame.shape[1]):
+            blank &= missing_mask(frame.iloc[:, position])
         rows = pd.Series(range(header_row + 1, header_row + 1 + len(frame)), dtype="int64")
         keep = ~blank.to_numpy()
         return RawSheet(
@@ -96,18 +95,20 @@ class Reader:
         openpyxl's streaming mode stops after the first non-blank row; fastexcel would
         parse the whole sheet first.
         """
+        with _openpyxl(self.path, self.sheet_parts.get(name)):
+            return self._header(name)
+
+    def _header(self, name: str) -> tuple[list[str], int]:
         import openpyxl  # only here: importing it costs every command a quarter second
 
         workbook = openpyxl.load_workbook(self.path, read_only=True, data_only=True)
         try:
             for row in workbook[name].iter_rows():
                 values = [c.value for c in row]
-                if any(v not in (None, "") for v in values):
-                    while values and values[-1] in (None, ""):
+                if not all(map(missing, values)):
+                    while values and missing(values[-1]):
                         values.pop()
-                    header = [
-                        f"__UNNAMED__{i}" if v in (None, "") else v for i, v in enumerate(values)
-                    ]
+                    header = [f"__UNNAMED__{i}" if missing(v) else v for i, v in enumerate(values)]
                     return [_header_text(h) for h in header], row[0].row
         finally:
             workbook.close()
@@ -115,8 +116,10 @@ class Reader:
 
     def column(self, name: str, position: int) -> pd.Series:
         """One column's values below the header (for keys), skipping the other columns."""
-        sheet = self.excel.load_sheet_by_name(name, use_columns=[position])
-        values = sheet.to_pandas().iloc[:, 0]
+        self._check_extent(name)
+        with _fastexcel(self.path, name):
+            values = self.excel.load_sheet_by_name(name, use_columns=[position]).to_pandas()
+        values = values.iloc[:, 0]
         return values[values.notna()].astype("str").str.strip()
 
     def _first_value_row(self, name: str) -> int:
@@ -124,7 +127,7 @@ class Reader:
         part = self.sheet_parts.get(name)
         if part is None:
             return 1
-        with zipfile.ZipFile(self.path) as z, z.open(part) as f:
+        with reading(self.path, part), zipfile.ZipFile(self.path) as z, z.open(part) as f:
             seen = b""
             while chunk := f.read(1 << 16):
                 seen = seen[-4096:] + chunk
@@ -133,8 +136,45 @@ class Reader:
                     return int(match.group(1))
         return 1
 
+    def _check_extent(self, name: str) -> None:
+        part = self.sheet_parts.get(name)
+        if part is not None:
+            with reading(self.path, part), zipfile.ZipFile(self.path) as z:
+                check_sheet_extent(self.path, z, z.getinfo(part), name)
+
     def close(self) -> None:
         self.excel = None
+
+
+@contextmanager
+def _fastexcel(path: Path, sheet: str | None = None) -> Iterator[None]:
+    """fastexcel's errors, and the panics of the Rust reader beneath it, as one clear line."""
+    try:
+        yield
+    except Exception as e:  # fastexcel raises its own error types for every kind of damage
+        raise _unreadable(path, sheet, e) from e
+    except BaseException as e:  # a Rust panic arrives as pyo3's PanicException
+        if type(e).__name__ != "PanicException":
+            raise
+        raise _unreadable(path, sheet, e) from e
+
+
+@contextmanager
+def _openpyxl(path: Path, part: str | None) -> Iterator[None]:
+    """openpyxl's streaming reader meets damage as XML, zip, type or lookup errors."""
+    try:
+        yield
+    except (*DAMAGE, KeyError, TypeError, ValueError, IndexError) as e:
+        raise damage(path, part, e) from e
+
+
+def _unreadable(path: Path, sheet: str | None, error: BaseException) -> NotAWorkbookError:
+    reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    where = f"the sheet {sheet!r} " if sheet else ""
+    return NotAWorkbookError(
+        f"{Path(path).name}: {where}cannot be read ({reason}); the file is damaged. "
+        "Restore the backup copy or re-save it from Excel."
+    )
 
 
 def _header_text(column: object) -> str:

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 import pandas as pd
 
 from crmbook.errors import CrmbookError
+from crmbook.excel_limits import MAX_ROWS
 from crmbook.io.appendable import AppendablePart, Run, Runs, crc32_combine, read_run
 from crmbook.io.cells import column_letter, column_number, escape, render_rows
 from crmbook.io.package import MAIN_NS, Package
 from crmbook.io.rows import SheetStream, last_row_number, renumbered
-from crmbook.schema import EXCEL_MAX_ROWS
 
 _ROW_CLOSE = re.compile(rb"</(?:\w+:)?row>")
 _DIMENSION = re.compile(rb'(<(?:\w+:)?dimension\s+ref=")([^"]*)(")')
@@ -391,9 +391,9 @@ def _streamed(pkg: Package, part: str, change: SheetChange, formats: CellFormats
 
 
 def _check_rows(last: int) -> None:
-    if last > EXCEL_MAX_ROWS:
+    if last > MAX_ROWS:
         raise CrmbookError(
-            f"this save would put {last:,} rows on one sheet; Excel allows {EXCEL_MAX_ROWS:,}. "
+            f"this save would put {last:,} rows on one sheet; Excel allows {MAX_ROWS:,}. "
             "Move old records to an archive workbook or use the database backend."
         )
 

@@ -19,9 +19,10 @@ from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.table import Table, TableStyleInfo
 
+from crmbook.excel_limits import MAX_ROWS
 from crmbook.io.meta import meta_rows
 from crmbook.languages import ENGLISH, Words, words
-from crmbook.schema import EXCEL_MAX_ROWS, SCHEMA, TYPES, Schema, Sheet
+from crmbook.schema import SCHEMA, TYPES, Schema, Sheet
 
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 
@@ -81,7 +82,7 @@ def _table_sheet(wb: Workbook, sheet: Sheet, schema: Schema, w: Words) -> None:
         dim.number_format = f.ftype.number_format
         if f.type == "longtext":
             dim.alignment = Alignment(wrap_text=False, vertical="top")
-        rows = f"{letter}2:{letter}{EXCEL_MAX_ROWS}"
+        rows = f"{letter}2:{letter}{MAX_ROWS}"
         validation = _validation(f, schema, w)
         if validation is not None:
             validation.add(rows)
@@ -184,9 +185,9 @@ def _highlights(ws, sheet: Sheet, w: Words) -> None:
             continue
         if highlight.columns:
             letters = [get_column_letter(sheet.columns.index(n) + 1) for n in highlight.columns]
-            ranges = " ".join(f"{letter}2:{letter}{EXCEL_MAX_ROWS}" for letter in letters)
+            ranges = " ".join(f"{letter}2:{letter}{MAX_ROWS}" for letter in letters)
         else:
-            ranges = f"A2:{get_column_letter(len(sheet.fields))}{EXCEL_MAX_ROWS}"
+            ranges = f"A2:{get_column_letter(len(sheet.fields))}{MAX_ROWS}"
         ws.conditional_formatting.add(
             ranges,
             FormulaRule(

@@ -22,6 +22,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from crmbook.errors import CrmbookError
 from crmbook.schema import BIRTHDAY_WITHOUT_YEAR, SCHEMA
+from crmbook.values import missing
 
 # Fields computed for every customer, beside the Customers columns.
 DERIVED_FIELDS = ("first_name", "last_name", "owner_first_name", "age", "today")
@@ -102,7 +103,7 @@ class MessageTemplate:
     def from_record(cls, record: Mapping) -> MessageTemplate:
         def text(key: str) -> str | None:
             value = record.get(key)
-            return None if _missing(value) or not str(value).strip() else str(value)
+            return None if missing(value) else str(value)
 
         return cls(
             str(record["name"]).strip(),
@@ -192,7 +193,7 @@ def customer_fields(customer: Mapping[str, object], today: dt.date) -> dict[str,
     if isinstance(owner, str):
         fields["owner_first_name"] = split_name(owner)[0]
     birthday = customer.get("birthday")
-    if not _missing(birthday) and pd.Timestamp(birthday).year != BIRTHDAY_WITHOUT_YEAR:
+    if not missing(birthday) and pd.Timestamp(birthday).year != BIRTHDAY_WITHOUT_YEAR:
         born = pd.Timestamp(birthday)
         fields["age"] = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
     return fields
@@ -222,7 +223,7 @@ def split_name(name: str, kind: str = "person") -> tuple[str, str | None]:
 
 
 def _value(value: object) -> object:
-    if _missing(value):
+    if missing(value):
         return None
     if isinstance(value, pd.Timestamp | dt.datetime):
         stamp = pd.Timestamp(value)
@@ -234,12 +235,3 @@ def _value(value: object) -> object:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
-
-
-def _missing(value: object) -> bool:
-    if value is None:
-        return True
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False

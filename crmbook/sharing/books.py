@@ -23,6 +23,7 @@ from crmbook.sharing.ancestor import Ancestor, ancestor_from_frames, common_ance
 from crmbook.sharing.merge import RECORD, Conflict, plan_merge
 from crmbook.storage.encrypted import decrypt, is_encrypted
 from crmbook.storage.hashes import canonical_value, column_hashes
+from crmbook.values import missing
 
 CONFLICTS_SHEET = "Conflicts"
 CONFLICT_COLUMNS = ["sheet", "record", "field", "mine", "theirs", "reason", "take", "status"]
@@ -143,10 +144,7 @@ def merge_books(
 
 def _given(values: dict) -> dict:
     """Typed values as add/update take them: missing values as None."""
-    return {
-        k: None if v is None or (not isinstance(v, str) and pd.isna(v)) else v
-        for k, v in values.items()
-    }
+    return {k: None if missing(v) else v for k, v in values.items()}
 
 
 def _refusal(sheet: str, key: str, name: str, value: object, error: Exception) -> Conflict:

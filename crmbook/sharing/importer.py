@@ -17,22 +17,23 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pandas as pd
-from rapidfuzz import fuzz
 
 from crmbook.analytics.find import fold, phone_digits
+from crmbook.analytics.matching import CustomerMatcher
 from crmbook.errors import CrmbookError
 from crmbook.schema import Schema, Sheet
 from crmbook.sharing.contacts import keep_replaced, name_from_email
 from crmbook.validation import (
     ERROR,
-    WARNING,
     Checker,
+    Code,
     Issue,
     TypedSheet,
     canonical_choices,
     check_records,
     parse_column,
 )
+from crmbook.values import missing
 
 if TYPE_CHECKING:
     from crmbook.storage.sql import Progress
@@ -160,9 +161,6 @@ LAST_NAMES = (
 JOINED = "name (joined)"
 NAMED_FROM_EMAIL = "named_from_email"  # a column of ImportPlan.records, like row and match
 
-SIMILAR_NAME = 92  # rapidfuzz token_sort_ratio of folded names for "very similar"
-SIMILAR_COMPANY = 85
-
 
 def _key(text: object) -> str:
     return re.sub(r"[^a-z0-9]+", "", fold(text))
@@ -271,9 +269,7 @@ def plan_import(
             continue
         parsed = parse_column(f, mapped[f.name].astype(object), dayfirst)
         for row, value in zip(rows[parsed.bad], mapped[f.name][parsed.bad], strict=True):
-            checker.add(
-                f"bad-{f.type}", ERROR, source_name, row, f.name, value, parsed.problem, parsed.fix
-            )
+            checker.add(parsed.code, source_name, row, f.name, value)
         columns[f.name] = parsed.values
     typed = pd.DataFrame(columns, index=mapped.index)
     for f in sheet.fields:
@@ -291,7 +287,7 @@ def plan_import(
     issues = [
         dataclasses.replace(i, sheet=source_name)
         for i in full.issues
-        if not (i.code == "required" and i.column == sheet.key and sheet.id_prefix)
+        if not (i.code == Code.REQUIRED and i.column == sheet.key and sheet.id_prefix)
     ]
     progress(f"Matching with {len(existing):,} {sheet.name.lower()}", 0, 0)
     typed["match"] = match_existing(typed, existing) if sheet.name == "Customers" else None
@@ -319,16 +315,7 @@ def _names_from_emails(
     for index in records.index[nameless]:
         name = name_from_email(str(records.at[index, "email"]))
         records.at[index, "name"] = name
-        checker.add(
-            "name-from-email",
-            WARNING,
-            source_name,
-            rows[index],
-            "name",
-            name,
-            "no name: named after the email",
-            "correct the name later in the workbook if it is not right",
-        )
+        checker.add(Code.NAME_FROM_EMAIL, source_name, rows[index], "name", name)
     return set(records.index[nameless])
 
 
@@ -343,57 +330,15 @@ def _repeated_in_source(records: pd.DataFrame, source_name: str) -> list[Issue]:
             first = seen.setdefault((name, normal(value)), r["row"])
             if first != r["row"]:
                 found.append(
-                    Issue(
-                        "repeated",
-                        WARNING,
-                        source_name,
-                        r["row"],
-                        name,
-                        value,
-                        f"row {first} has the same {name}: both become customers",
-                        "keep one of the rows, or merge them later with crmbook dedupe",
-                    )
+                    Issue.of(Code.REPEATED, source_name, r["row"], name, value, first=first)
                 )
     return found
 
 
 def match_existing(records: pd.DataFrame, customers: pd.DataFrame) -> pd.Series:
-    """The id of the existing customer each record is (same email or phone, or same person)."""
-    emails = {
-        fold(e).strip(): i
-        for e, i in zip(customers["email"], customers["id"], strict=True)
-        if isinstance(e, str) and e.strip()
-    }
-    phones = {
-        phone_digits(p): i
-        for p, i in zip(customers["phone"], customers["id"], strict=True)
-        if isinstance(p, str) and phone_digits(p)
-    }
-    names = [
-        (fold(n), fold(c) if isinstance(c, str) else "", i)
-        for n, c, i in zip(customers["name"], customers["company"], customers["id"], strict=True)
-        if isinstance(n, str)
-    ]
-    out = []
-    for _, r in records.iterrows():
-        found = None
-        if isinstance(r.get("email"), str):
-            found = emails.get(fold(r["email"]).strip())
-        if found is None and isinstance(r.get("phone"), str):
-            found = phones.get(phone_digits(r["phone"]))
-        if found is None and isinstance(r.get("name"), str):
-            name = fold(r["name"])
-            company = fold(r.get("company")) if isinstance(r.get("company"), str) else ""
-            for other, other_company, cid in names:
-                if fuzz.token_sort_ratio(name, other) >= SIMILAR_NAME and (
-                    not company
-                    or not other_company
-                    or fuzz.ratio(company, other_company) >= SIMILAR_COMPANY
-                ):
-                    found = cid
-                    break
-        out.append(found)
-    return pd.Series(out, index=records.index, dtype=object)
+    """The id of the existing customer each record is (same email or phone, or same person),
+    found by the matcher dedupe uses, so a big book is not compared row by row."""
+    return CustomerMatcher(customers).existing(records)
 
 
 def apply_import(
@@ -402,7 +347,7 @@ def apply_import(
     """Add the new records and update the matched ones with the values the source has."""
     progress = progress or _quiet
     fields = [f for f in dict.fromkeys(plan.mapping.values()) if f != JOINED]
-    if JOINED in plan.mapping.values() or "name-from-email" in {i.code for i in plan.issues}:
+    if JOINED in plan.mapping.values() or Code.NAME_FROM_EMAIL in {i.code for i in plan.issues}:
         fields.append("name")
     table = book.table(sheet.name)
     for column in plan.keep:
@@ -416,7 +361,7 @@ def apply_import(
     for done, (_, r) in enumerate(updates.iterrows()):
         progress("Comparing matched records", done, len(updates))
         key = r["match"]
-        values = {f: r[f] for f in fields if f != sheet.key and not _missing(r[f])}
+        values = {f: r[f] for f in fields if f != sheet.key and not missing(r[f])}
         if r[NAMED_FROM_EMAIL]:
             values.pop("name", None)
         current = {**records.loc[key].to_dict(), **changes.get(key, {})}
@@ -430,7 +375,7 @@ def apply_import(
                     table.add_column(column)
                 else:  # a store of crmbook's columns only: the change log keeps it
                     values.pop(column)
-        changed = {f: v for f, v in values.items() if _missing(current.get(f)) or current[f] != v}
+        changed = {f: v for f, v in values.items() if missing(current.get(f)) or current[f] != v}
         if changed:
             changes.setdefault(key, {}).update(changed)
     if len(updates):
@@ -443,7 +388,7 @@ def apply_import(
     if len(new):
         progress("Adding new records", 0, len(new))
     rows = [
-        {f: (None if _missing(r[f]) else r[f]) for f in fields if f != "id" or not sheet.id_prefix}
+        {f: (None if missing(r[f]) else r[f]) for f in fields if f != "id" or not sheet.id_prefix}
         for _, r in new.iterrows()
     ]
     added = table.add_many(rows) if rows else []
@@ -457,9 +402,5 @@ def _quiet(step: str, done: int, total: int) -> None:
 
 
 def _joined_tags(current: object, new: str) -> str:
-    words = [] if _missing(current) else str(current).split(",")
+    words = [] if missing(current) else str(current).split(",")
     return ", ".join(dict.fromkeys(w.strip() for w in [*words, *new.split(",")] if w.strip()))
-
-
-def _missing(value: object) -> bool:
-    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))

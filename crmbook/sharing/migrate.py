@@ -15,12 +15,11 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
-
 from crmbook.book import Book, create
 from crmbook.errors import CrmbookError
 from crmbook.storage import is_database_url
 from crmbook.storage.sql import Progress, create_database
+from crmbook.values import missing
 
 COPIED_META = ("workbook_id", "created", "language")
 
@@ -118,7 +117,7 @@ def _log_entries(source: Book) -> list[dict]:
     log = source.table("Log").df
     columns = source.schema.sheet("Log").columns
     return [
-        {c: (None if _blank(v) else v) for c, v in zip(columns, row, strict=True)}
+        {c: (None if missing(v) else v) for c, v in zip(columns, row, strict=True)}
         for row in log[columns].itertuples(index=False)
     ]
 
@@ -133,10 +132,3 @@ def _copied_entry(source: Book, book: Book) -> dict:
         "old": "",
         "new": f"copied from {source.location}",
     }
-
-
-def _blank(value: object) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False

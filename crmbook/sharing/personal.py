@@ -16,6 +16,7 @@ import pandas as pd
 
 from crmbook.errors import RecordError
 from crmbook.io.scrub import ERASED, pattern, scrub
+from crmbook.values import missing
 
 PLACEHOLDER = "(erased customers)"
 # Customer fields an anonymised record keeps: they say nothing about who the person is.
@@ -159,4 +160,5 @@ def erase_person(book, customer_id: str, *, anonymise: bool = False) -> dict[str
 
 
 def _blank(value: object) -> bool:
-    return value is None or (not isinstance(value, str) and bool(pd.isna(value))) or value is False
+    """Nothing to erase: a missing value, or a consent that is already off."""
+    return missing(value) or value is False

@@ -2,9 +2,10 @@
 
 A source is a CSV or Excel export of another tool, or vCards: a .vcf file, a folder of them or
 a zip of them. A CSV's encoding is found (UTF-8 with or without a byte-order mark, UTF-16 as
-Excel writes "Unicode text", else Windows-1252 as Outlook writes CSV), and so is its
-delimiter. A file whose headers are a known application's export is read as that application
-writes it (presets.py); any other file gets the mapping guessed from its headers.
+Excel writes "Unicode text", else the Windows code page whose words it holds: 1252 as Outlook
+writes CSV in the West, 1251 in Cyrillic), and so is its delimiter. A file whose headers are
+a known application's export is read as that application writes it (presets.py); any other
+file gets the mapping guessed from its headers.
 
 Nothing is dropped silently: every column that holds values is mapped, kept as a column of
 the sheet's own (--keep), or listed as skipped with how many values it holds.
@@ -16,13 +17,18 @@ import codecs
 import csv
 import io
 import os
+import warnings
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
+import charset_normalizer
 import pandas as pd
 
 from crmbook.errors import CrmbookError
+from crmbook.io.package import Package
 from crmbook.schema import Sheet
 from crmbook.sharing.contacts import contacts_frame
 from crmbook.sharing.importer import JOINED, guess_mapping
@@ -30,7 +36,13 @@ from crmbook.sharing.presets import read_contacts, recognise
 from crmbook.sharing.vcard import Cards, looks_like_vcard, read_vcards
 
 WORKBOOKS = (".xlsx", ".xlsm")
+# No contact export comes near these: a million contacts of 30 columns is about 300 MB, and
+# one record (even 30 cells of Excel's 32,767 characters) stays far below a line of 16 MB.
+MAX_SOURCE_BYTES = 1024**3
+MAX_LINE_BYTES = 16 * 1024**2
 DELIMITERS = (",", ";", "\t", "|")
+# The code pages of exports that are not Unicode: Western and Cyrillic Windows.
+CODE_PAGES = ["cp1252", "cp1251"]
 VCARD_PROPERTIES = {
     "FN": "name",
     "N": "name (when there is no FN)",
@@ -65,21 +77,61 @@ def open_source(path: str | os.PathLike) -> Source:
         files = sorted(p for p in path.iterdir() if p.suffix.lower() == ".vcf" and p.is_file())
         if not files:
             raise CrmbookError(f"{path} is a folder without .vcf files; give a file to import")
+        check_total(path.name, sum(file.stat().st_size for file in files))
         cards = Cards()
         for file in files:
+            check_lines(file)
             read_vcards(decode(file.read_bytes(), file.name), file.name, cards)
         return Source(path.name, cards=cards)
+    check_size(path)
     if path.suffix.lower() in WORKBOOKS:
         return Source(path.name, frame=_read_workbook(path))
     if zipfile.is_zipfile(path):
         return Source(path.name, cards=_read_zip(path))
+    check_lines(path)
     text = decode(path.read_bytes(), path.name)
     if looks_like_vcard(text):
         return Source(path.name, cards=read_vcards(text, path.name))
     return Source(path.name, frame=read_csv_text(text, path.name))
 
 
+def check_size(path: Path) -> None:
+    """Refuse a file bigger than any contact export, before reading a byte of it."""
+    check_total(path.name, path.stat().st_size)
+
+
+def check_total(name: str, size: int) -> None:
+    """Refuse a source (a file, a folder or a zip of vCards) bigger than any contact export."""
+    if size > MAX_SOURCE_BYTES:
+        raise CrmbookError(
+            f"{name} holds {size / 1024**2:,.0f} MB, more than crmbook imports at once "
+            f"({MAX_SOURCE_BYTES // 1024**2:,} MB); split it into smaller files"
+        )
+
+
+def check_lines(path: Path, opened: BinaryIO | None = None) -> None:
+    """Refuse a text with a line longer than any record, reading it a piece at a time."""
+    run = 0  # bytes since the last line break
+    with opened or path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            *ended, going_on = chunk.replace(b"\r", b"\n").split(b"\n")
+            for line in ended:
+                if run + len(line) > MAX_LINE_BYTES:
+                    break
+                run = 0
+            else:
+                run += len(going_on)
+                if run <= MAX_LINE_BYTES:
+                    continue
+            raise CrmbookError(
+                f"{path.name} has a line longer than {MAX_LINE_BYTES // 1024**2} MB, longer "
+                "than any record: it is not a contact export (or it is damaged); export it again"
+            )
+
+
 def _read_workbook(path: Path) -> pd.DataFrame:
+    with Package(path):  # damaged, hostile or encrypted: refused before openpyxl sees it
+        pass
     try:
         frame = pd.read_excel(path, dtype=object, engine="openpyxl")
     except Exception as e:  # openpyxl's errors for a damaged file vary: one clear line
@@ -101,10 +153,12 @@ def _read_zip(path: Path) -> Cards:
             )
             if not members:
                 raise CrmbookError(f"{path.name}: the zip holds no .vcf file")
+            check_total(f"{path.name} unpacked", sum(m.file_size for m in members))
             for member in members:
                 place = f"{path.name}/{member.filename}"
+                check_lines(Path(place), archive.open(member))
                 read_vcards(decode(archive.read(member), place), place, cards)
-    except (zipfile.BadZipFile, OSError, RuntimeError) as e:
+    except (zipfile.BadZipFile, OSError, RuntimeError, EOFError, zlib.error, UnicodeError) as e:
         raise CrmbookError(f"{path.name}: cannot read the zip ({e}); pack it again") from None
     return cards
 
@@ -127,7 +181,7 @@ def decode(data: bytes, place: str) -> str:
             )
         encodings = ["utf-16-le" if zeros_odd > zeros_even else "utf-16-be"]
     else:
-        encodings = ["utf-8", "cp1252"]
+        encodings = ["utf-8", _code_page(data)]
     for encoding in encodings:
         try:
             text = data.decode(encoding)
@@ -140,8 +194,16 @@ def decode(data: bytes, place: str) -> str:
             )
         return text
     raise CrmbookError(
-        f"{place}: cannot read the text (not UTF-8, UTF-16 or Windows-1252); save it as UTF-8 CSV"
+        f"{place}: cannot read the text (not UTF-8, UTF-16, Windows-1252 or Windows-1251); "
+        "save it as UTF-8 CSV"
     )
+
+
+def _code_page(data: bytes) -> str:
+    """Windows-1252 (Western, what Outlook writes) or Windows-1251 (Cyrillic), whichever
+    reads as real words: both decode any bytes, so only the words can tell them apart."""
+    best = charset_normalizer.from_bytes(data, cp_isolation=CODE_PAGES).best()
+    return best.encoding if best is not None else CODE_PAGES[0]
 
 
 def read_csv_text(text: str, place: str) -> pd.DataFrame:
@@ -150,13 +212,14 @@ def read_csv_text(text: str, place: str) -> pd.DataFrame:
     counts = {d: _outside_quotes(first).count(d) for d in DELIMITERS}
     delimiter = max(counts, key=counts.get) if any(counts.values()) else ","
     try:
-        frame = pd.read_csv(
-            io.StringIO(text.lstrip("\ufeff")),
-            sep=delimiter,
-            dtype=str,
-            keep_default_na=False,
-            skip_blank_lines=True,
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            try:
+                frame = _read_csv(text, delimiter)
+            except pd.errors.ParserWarning:  # the first row has more values than headers
+                _check_extra_values(text, delimiter, place)
+                warnings.simplefilter("ignore", pd.errors.ParserWarning)
+                frame = _read_csv(text, delimiter)  # only empty values past the last header
     except pd.errors.EmptyDataError:
         raise CrmbookError(f"{place} has no header row; export it again with headers") from None
     except (pd.errors.ParserError, csv.Error, ValueError) as e:
@@ -169,6 +232,32 @@ def read_csv_text(text: str, place: str) -> pd.DataFrame:
         c for c in frame.columns if c.startswith("Unnamed: ") and not frame[c].str.strip().any()
     ]
     return frame.drop(columns=unnamed)  # a trailing delimiter after the last header
+
+
+def _read_csv(text: str, delimiter: str) -> pd.DataFrame:
+    # index_col=False: a row with more values than headers never turns its first values into
+    # the index (which would shift every column); rows after the first get a ParserError.
+    return pd.read_csv(
+        io.StringIO(text.lstrip("\ufeff")),
+        sep=delimiter,
+        dtype=str,
+        keep_default_na=False,
+        skip_blank_lines=True,
+        index_col=False,
+    )
+
+
+def _check_extra_values(text: str, delimiter: str, place: str) -> None:
+    """Values past the last header would be lost: name the line. A delimiter at the end of
+    every row (some exports write one) leaves only empty values there, which is fine."""
+    rows = csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=delimiter)
+    header = next(rows, [])
+    for row in rows:
+        if any(value.strip() for value in row[len(header) :]):
+            raise CrmbookError(
+                f"{place}, line {rows.line_num}: {len(row)} values but {len(header)} headers; "
+                "check that row (a stray delimiter or quote?) or export the file again"
+            )
 
 
 def _outside_quotes(line: str) -> str:

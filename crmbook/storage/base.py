@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from crmbook.errors import NotAWorkbookError
 from crmbook.io.reader import RawSheet
 from crmbook.schema import Schema, Sheet
 from crmbook.storage.changes import COUNTER, Changes
 from crmbook.storage.frames import LoadedSheet
 from crmbook.validation import highest_id_number
+from crmbook.values import missing
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -118,17 +120,7 @@ class Storage(ABC):
         """The book's metadata as stored: schema version, identity, language, id counters
         (next_id.<sheet>), save state."""
         if self._meta is None:
-            raw = self.read(self.schema.meta_sheet)
-            self._meta = (
-                {}
-                if raw.frame.empty
-                else {
-                    str(k): _meta_value(v)
-                    for k, v in zip(
-                        raw.frame.iloc[:, 0].tolist(), raw.frame.iloc[:, 1].tolist(), strict=True
-                    )
-                }
-            )
+            self._meta = _meta_pairs(self.read(self.schema.meta_sheet), self.location)
         return dict(self._meta)
 
     def save_state(self) -> SaveState | None:
@@ -170,6 +162,10 @@ class Storage(ABC):
     def discard(self) -> None:
         """Remove what this storage holds (a copy that failed half-way leaves nothing)."""
 
+    def verify(self) -> None:  # noqa: B027 - nothing to check by default
+        """Raise NotAWorkbookError when part of what is stored is damaged (a database
+        guards its own pages; a workbook file checks every part)."""
+
     @abstractmethod
     def close(self) -> None:
         """Let go of files and connections."""
@@ -196,6 +192,34 @@ class Storage(ABC):
             else {k: v for k, v in stored.items() if not k.startswith(COUNTER)}
         )
         return {**base, **counters}
+
+
+def _meta_pairs(raw: RawSheet, location: str) -> dict[str, object]:
+    """The meta sheet's key/value rows. An id counter that is not a whole number is damage
+    (a hand edit, or shared strings out of place): refused, since guessing it could give out
+    an id again."""
+    if raw.frame.empty:
+        return {}
+    book = location if "://" in location else Path(location).name
+    where = f"{book}: crmbook's hidden sheet {raw.name!r}"
+    if raw.frame.shape[1] < 2:
+        raise NotAWorkbookError(
+            f"{where} has lost its column of values; restore the backup copy of the book"
+        )
+    meta: dict[str, object] = {}
+    for key, value, row in zip(raw.frame.iloc[:, 0], raw.frame.iloc[:, 1], raw.rows, strict=True):
+        key, value = str(key).strip(), _meta_value(value)
+        if key.startswith(COUNTER) and missing(value):
+            continue
+        if key.startswith(COUNTER) and not isinstance(value, int):
+            place = "" if row is None else f", row {row}"
+            raise NotAWorkbookError(
+                f"{where}{place}: {key} should be the next id number to give out, not "
+                f"{str(value)[:40]!r}; type one more than the highest id of that sheet beside "
+                "it, or restore the backup copy of the book"
+            )
+        meta[key] = value
+    return meta
 
 
 def _meta_value(value: object) -> object:

@@ -40,6 +40,7 @@ from crmbook.storage import sql_user_columns as own_columns
 from crmbook.storage.base import Saved, Storage
 from crmbook.storage.changes import Changes, SheetChanges
 from crmbook.storage.sql_journal import OUTBOX_TABLE, SqlJournal
+from crmbook.values import missing
 
 META_TABLE = "crmbook_meta"
 LISTS_TABLE = "crmbook_lists"
@@ -391,7 +392,7 @@ class SqlStorage(Storage):
         table = self.md.tables[table_name(sheet)]
         with self.engine.connect() as conn:
             values = conn.execute(sa.select(table.c[sheet.key])).scalars().all()
-        return np.array([v for v in values if v not in (None, "")], dtype=object)
+        return np.array([v for v in values if not missing(v)], dtype=object)
 
     def _sheet(self, name: str) -> Sheet | None:
         try:

@@ -12,13 +12,16 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import uuid
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from crmbook.errors import CrmbookError
+from crmbook.errors import CrmbookError, ForeignWorkbookError
+from crmbook.excel_limits import MAX_ROWS
+from crmbook.io.integrity import reading, verify
 from crmbook.io.meta import meta_rows
 from crmbook.io.newsheet import NewSheet
 from crmbook.io.package import Package, check_file
@@ -35,7 +38,7 @@ from crmbook.io.scrub import pattern, scrub, scrub_parts
 from crmbook.io.writer import SheetChange, write_workbook
 from crmbook.languages import Words, book_words, sheet_aliases
 from crmbook.lists import lists_columns, numbers_column
-from crmbook.schema import EXCEL_MAX_ROWS, Schema, Sheet
+from crmbook.schema import Schema, Sheet
 from crmbook.storage.base import Saved, Storage
 from crmbook.storage.cache import SheetCache
 from crmbook.storage.changes import Changes, SheetChanges, Upgrade
@@ -82,7 +85,7 @@ def create_workbook(path: Path, schema: Schema, *, overwrite: bool = False, lang
 
 class WorkbookStorage(Storage):
     kind = "workbook"
-    row_limit = EXCEL_MAX_ROWS
+    row_limit = MAX_ROWS
     user_columns = True
     caches = True  # keep parsed sheets in the user's cache (storage/cache.py)
 
@@ -121,6 +124,14 @@ class WorkbookStorage(Storage):
             self._fingerprints = _fingerprints(pkg)
             self._stamps = {p: pkg.stamp(p) for p in parts.values() if p in pkg.infos}
         self._in_book = _sheets_in_book(self.schema, actual)
+        if self.schema.meta_sheet not in actual and not any(
+            s.name in self._in_book for s in self.schema.entities
+        ):
+            raise ForeignWorkbookError(
+                f"{self._path.name} is a workbook but not a crmbook book (it has no Customers "
+                f"sheet, only {_listed(actual)}); to bring its rows into a book, run: "
+                f"crmbook import BOOK {self._path}"
+            )
         internal = {book_name: name for name, book_name in self._in_book.items()}
         self._actual = actual
         self._names = [internal.get(n, n) for n in actual]
@@ -313,6 +324,10 @@ class WorkbookStorage(Storage):
     def _schema_sheet(self, name: str) -> Sheet | None:
         return next((s for s in self.schema.sheets if s.name == name), None)
 
+    def verify(self) -> None:
+        with reading(self._path), zipfile.ZipFile(self._path) as z:
+            verify(self._path, z)
+
     def close(self) -> None:
         self._close_reader()
 
@@ -368,7 +383,10 @@ class WorkbookStorage(Storage):
         scrubbed = self._scrubbed_parts(changes.forget, in_book, new_sheets)
         with Temporary(target) as tmp:
             hide = {n: "veryHidden" for n in (BASE_SHEET, SAVES_SHEET)} if wrote_meta else None
-            last_rows = write_workbook(self._path, tmp.path, in_book, new_sheets, scrubbed, hide)
+            with reading(self._path):
+                last_rows = write_workbook(
+                    self._path, tmp.path, in_book, new_sheets, scrubbed, hide
+                )
             atomic_replace(tmp, target, backups=0 if changes.forget else backups, check=still_ours)
         if changes.forget:
             remove_backups(target)
@@ -746,6 +764,11 @@ def _fingerprints(pkg: Package) -> dict[str, str]:
     shared = [pkg.workbook_part, *sorted(t for k, t in rels if k in ("sharedStrings", "styles"))]
     found[""] = ",".join(f"{part}={found.get(part, '-')}" for part in shared)
     return found
+
+
+def _listed(names: list[str], most: int = 4) -> str:
+    shown = ", ".join(repr(n) for n in names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
 
 
 def _sheets_in_book(schema: Schema, actual: list[str]) -> dict[str, str]:

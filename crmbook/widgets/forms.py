@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import math
 import re
 
 import ipywidgets as widgets
@@ -23,7 +22,8 @@ import pandas as pd
 from crmbook.analytics.find import AmbiguousCustomer, resolve_customer
 from crmbook.errors import RecordError
 from crmbook.schema import SCHEMA, Field
-from crmbook.validation import ERROR, Issue
+from crmbook.validation import Code, Issue
+from crmbook.values import missing
 from crmbook.widgets._base import Alert, ProgressBar, heading, reported
 from crmbook.widgets.session import NO_STEPS, Session, Steps
 
@@ -101,7 +101,7 @@ class FormModel:
 
     def reference_label(self, field: Field, key: object) -> str:
         """How a stored reference is shown in its box: "C-000012  Anna Schmidt (Berlin)"."""
-        if _empty(key):
+        if missing(key):
             return ""
         target = self.session.book.table(field.ref)
         try:
@@ -186,15 +186,14 @@ class FormModel:
                     value = self._reference(f, str(value))
                 except RecordError as e:
                     issues.append(
-                        Issue(
-                            "unknown-reference",
-                            ERROR,
+                        Issue.of(
+                            Code.UNKNOWN_REFERENCE,
                             self.sheet.name,
                             None,
                             f.name,
                             value,
-                            str(e),
-                            "pick one from the list that opens as you type",
+                            message=str(e),
+                            fix="pick one from the list that opens as you type",
                         )
                     )
             cleaned[f.name] = value
@@ -462,7 +461,7 @@ def _option(sheet, record: dict) -> str:
         return key
     text = f"{key}  {record.get(label) or ''}".rstrip()
     city = record.get("city") if sheet.name == "Customers" else None
-    return f"{text} ({city})" if not _empty(city) else text
+    return f"{text} ({city})" if not missing(city) else text
 
 
 def _problem(issue: Issue) -> str:
@@ -471,26 +470,16 @@ def _problem(issue: Issue) -> str:
 
 
 def _python(value: object) -> object:
-    if _empty(value):
+    if missing(value):
         return None
     if isinstance(value, np.generic):
         return value.item()
     return value
 
 
-def _empty(value: object) -> bool:
-    if value is None or value is pd.NaT or value is pd.NA:
-        return True
-    if isinstance(value, float):
-        return math.isnan(value)
-    if isinstance(value, str):
-        return not value.strip()
-    return False
-
-
 def _same(a: object, b: object) -> bool:
-    if _empty(a) or _empty(b):
-        return _empty(a) and _empty(b)
+    if missing(a) or missing(b):
+        return missing(a) and missing(b)
     if isinstance(a, dt.date) and isinstance(b, dt.date):
         return pd.Timestamp(a) == pd.Timestamp(b)
     return a == b

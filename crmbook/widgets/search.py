@@ -12,6 +12,7 @@ import pandas as pd
 
 from crmbook.analytics.card import CustomerCard, customer_card
 from crmbook.errors import RecordError
+from crmbook.values import missing
 from crmbook.widgets._base import (
     PAGE_ROWS,
     TABLE_STYLE,
@@ -230,14 +231,14 @@ def _timeline_html(entries: pd.DataFrame) -> str:
 
 
 def _day(value: object) -> str:
-    if value is None or pd.isna(value):
+    if missing(value):
         return "no date"
     stamp = pd.Timestamp(value)
     return stamp.strftime("%Y-%m-%d" if stamp == stamp.normalize() else "%Y-%m-%d %H:%M")
 
 
 def _shown(value: object) -> str:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
+    if missing(value):
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
