@@ -7,22 +7,12 @@ date, 42 into a number). An empty list just opens and re-saves the file.
 Exits non-zero when LibreOffice does not open or save the file.
 """
 
-import contextlib
 import json
 import os
-import subprocess
 import sys
-import tempfile
-import time
 
 import uno
-from com.sun.star.beans import PropertyValue
-
-
-def _prop(name, value):
-    prop = PropertyValue()
-    prop.Name, prop.Value = name, value
-    return prop
+from uno_office import office_desktop, prop
 
 
 def _edit(doc, sheet_name, key, heading, value):
@@ -44,53 +34,16 @@ def _edit(doc, sheet_name, key, heading, value):
 
 
 def main(path, edits):
-    port = 20000 + os.getpid() % 10000
-    profile = tempfile.mkdtemp()
-    office = subprocess.Popen(
-        [
-            "soffice",
-            "--headless",
-            "--invisible",
-            "--norestore",
-            f"-env:UserInstallation=file://{profile}",
-            f"--accept=socket,host=127.0.0.1,port={port};urp;",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    desktop = None
-    try:
-        local = uno.getComponentContext()
-        resolver = local.ServiceManager.createInstanceWithContext(
-            "com.sun.star.bridge.UnoUrlResolver", local
-        )
-        url = f"uno:socket,host=127.0.0.1,port={port};urp;StarOffice.ComponentContext"
-        for _ in range(200):
-            try:
-                remote = resolver.resolve(url)
-                break
-            except Exception:
-                time.sleep(0.3)
-        desktop = remote.ServiceManager.createInstanceWithContext(
-            "com.sun.star.frame.Desktop", remote
-        )
+    with office_desktop() as desktop:
         file_url = uno.systemPathToFileUrl(os.path.abspath(path))
-        doc = desktop.loadComponentFromURL(file_url, "_blank", 0, (_prop("Hidden", True),))
+        doc = desktop.loadComponentFromURL(file_url, "_blank", 0, (prop("Hidden", True),))
         if doc is None:
             return 3
         for sheet, key, heading, value in json.loads(edits):
             _edit(doc, sheet, key, heading, value)
-        doc.storeToURL(file_url, (_prop("FilterName", "Calc MS Excel 2007 XML"),))
+        doc.storeToURL(file_url, (prop("FilterName", "Calc MS Excel 2007 XML"),))
         doc.close(True)
         return 0
-    finally:
-        if desktop is not None:
-            with contextlib.suppress(Exception):
-                desktop.terminate()
-        try:
-            office.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            office.kill()
 
 
 if __name__ == "__main__":
