@@ -264,8 +264,8 @@ class Table:
             if self.sheet.has(stamp):
                 new[stamp] = new[stamp].fillna(now) if keep_ids else now
         self._check(new, is_new=True)
-        total = self.book._row_count(self) + len(new)
         limit = self.book.storage.row_limit
+        total = self.book._row_count(self) + len(new) if limit is not None else 0
         if limit is not None and total >= limit:
             raise RecordError(
                 f"{self.sheet.name} would hold {total:,} records; an Excel sheet "
@@ -717,10 +717,10 @@ class Book:
         return [c for c in self.upgrade.columns.get(sheet.name, ()) if c not in layout]
 
     def _row_count(self, table: Table) -> int:
-        """Records stored and pending; a sheet not loaded is counted by its key column."""
+        """Rows stored and pending; a sheet not loaded is counted by the storage, cheaply."""
         if table._typed is not None:
             return len(table._typed.frame)
-        return len(table._existing_keys()) if table.sheet.key else sum(map(len, table._new))
+        return self.storage.rows_taken(table.sheet.name) + sum(map(len, table._new))
 
     def _plan_upgrade(self) -> Upgrade | None:
         """Refuse a workbook from a newer crmbook; plan the upgrade of an older one."""

@@ -128,6 +128,11 @@ class Storage(ABC):
         copies of one workbook; None for a store that is not copied (a database)."""
         return None
 
+    def rows_taken(self, name: str) -> int:
+        """How many rows below its header a sheet's records take, for the row limit (read
+        cheaply: its key column only)."""
+        return len(self.keys(name)) if self.schema.sheet(name).key else 0
+
     # ------------------------------------------------------------ ids
 
     def top_id(self, name: str) -> int | None:

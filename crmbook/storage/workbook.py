@@ -284,6 +284,14 @@ class WorkbookStorage(Storage):
         values = self._reader.column(self.book_name(name), layout.index(sheet.key))
         return values[values != ""].to_numpy()
 
+    def rows_taken(self, name: str) -> int:
+        """Known from the stamp of a part crmbook wrote last (new rows go below its last
+        row, blank ones included), else counted from the key column."""
+        stamp = self._stamps.get(self._parts.get(self.book_name(name))) or {}
+        if name in self._names and "last_row" in stamp and "header_row" in stamp:
+            return max(int(stamp["last_row"]) - int(stamp["header_row"]), 0)
+        return super().rows_taken(name)
+
     def top_id(self, name: str, *, read: bool = True) -> int | None:
         """The highest id number on the sheet: remembered beside its part when crmbook wrote
         it last (io/stamp.py), or in a cached parse, else read from its ids (unless not
