@@ -13,6 +13,8 @@ import random
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from rapidfuzz import fuzz
 
 from crmbook.analytics.find import CustomerIndex, fold, phone_digits, phone_digits_column
@@ -51,7 +53,7 @@ def exhaustive_pairs(customers: pd.DataFrame, min_score: float = MIN_SCORE) -> p
         a, b = frame.at[i, "city"], frame.at[j, "city"]
         return not missing(a) and not missing(b) and fold(a).strip() == fold(b).strip()
 
-    emails = frame["email"].astype("str").str.strip().str.lower()
+    emails = frame["email"].map(lambda e: e.strip().lower() if isinstance(e, str) else None)
     phones = phone_digits_column(frame["phone"]).where(frame["phone"].notna(), "")
     for values, reason, score in ((emails, "same email", 100), (phones, "same phone", 95)):
         for members in values[values.notna() & (values != "")].groupby(values).groups.values():
@@ -266,3 +268,73 @@ def test_import_records_without_email_phone_or_company_columns(demo_customers):
     found = CustomerMatcher(demo_customers).existing(records)
     assert found.iloc[1] is None
     assert found.iloc[0] == exhaustive_match(records, demo_customers).iloc[0]
+
+
+# ---------------------------------------------------------------- random small books
+
+_NAME_PARTS = [
+    "Anna", "Ana", "Anne", "Schmidt", "Schmitt", "Schmid", "Müller", "Mueller", "Muller",
+    "Иванов", "Иванова", "Ivanov", "Сергей", "Sergey", "Sergei", "С.", "דנה", "כהן", "Dana",
+    "Cohen", "Kohen", "Zoë", "Zoe", "Ørsted", "O'Brien", "OBrien", "Mary-Kate", "J.", "🙂",
+    "=A1", "Ali", "ALİ",
+]  # fmt: skip
+_SPACES = st.sampled_from([" ", "  ", "\t", "\u00a0", " \n"])
+_NAMES = st.one_of(
+    st.none(),
+    st.sampled_from(["", "   ", "\u200b", "!!!"]),
+    st.builds(
+        lambda parts, gaps, case: case(
+            "".join(p + g for p, g in zip(parts, gaps[: len(parts)], strict=True))
+        ),
+        st.lists(st.sampled_from(_NAME_PARTS), min_size=1, max_size=3),
+        st.lists(_SPACES, min_size=3, max_size=3),
+        st.sampled_from([str, str.upper, str.lower, str.title]),
+    ),
+    st.text(alphabet="anñsчдשּׁ .-", max_size=8),
+)
+_COMPANIES = st.sampled_from(
+    [None, "", "  ", "Kranich GmbH", " kranich gmbh", "Kranich AG", "Орион", "Orion ", "ORION"]
+)
+_AROUND = st.sampled_from(["", " ", "\t", "\n", "\u00a0", "  \r\n"])
+_EMAILS = st.one_of(
+    st.sampled_from([None, "", "  "]),
+    st.builds(
+        lambda before, address, case, after: before + case(address) + after,
+        _AROUND,
+        st.sampled_from(
+            ["anna@example.com", "dana@example.co.il", "sergey@почта.рф", "ali@örnek.com.tr"]
+        ),
+        st.sampled_from([str, str.upper, str.lower, str.title, str.swapcase]),
+        _AROUND,
+    ),
+)
+_PHONES = st.sampled_from(
+    [
+        None, "", "  ", "n/a", "12", "+49 30 1234567", "0049 30 1234567", "+49 (0)30 1234567",
+        "030 1234567", "+49-30-123 45 67", "+7 (495) 587-08-02", "8 495 587 08 02",
+        "+7 495 5870802", "+972 3-555-1234", "03-555-1234", "+1 212 555 0100",
+        "(212) 555-0100", "+44 20 7946 0958", "0 20 7946 0958", " +49 30 1234567 ",
+    ]
+)  # fmt: skip
+_PEOPLE = st.fixed_dictionaries(
+    {"name": _NAMES, "company": _COMPANIES, "email": _EMAILS, "phone": _PHONES}
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(_PEOPLE, max_size=8),
+    st.lists(_PEOPLE, max_size=8),
+    st.sampled_from(["str", object]),
+)
+def test_import_matches_the_per_record_comparison_on_random_small_books(customers, records, text):
+    """Random names in three alphabets, phones written every way, emails in any case with
+    blanks around: the indexed matcher finds what comparing each record with every customer
+    finds."""
+    book = pd.DataFrame(customers, columns=["name", "company", "email", "phone"])
+    book.insert(0, "id", [f"C-{n:06d}" for n in range(1, len(book) + 1)])
+    book["city"] = None
+    book = book.astype(text)  # as the book types text columns, and as a plain frame holds it
+    incoming = pd.DataFrame(records, columns=["name", "company", "email", "phone"], dtype=object)
+    found = CustomerMatcher(book).existing(incoming)
+    pd.testing.assert_series_equal(found, exhaustive_match(incoming, book))

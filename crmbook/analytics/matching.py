@@ -16,12 +16,18 @@ Comparing every customer with every other grows with the square of the base (abo
 Candidates are scored in a few vectorised passes: rapidfuzz compares each distinct pair of words
 once (process.cpdist), numpy adds the words up per name, and pandas joins the customers of
 similar keys by company and city.
+
+Import asks a narrower question (a name at least SIMILAR_NAME close), which an index answers
+exactly: the customers' names are indexed once (sorted_names.py) and each distinct incoming
+name is compared only with those that can reach the score, so the blocking above never hides
+a customer that comparing the record with every customer would find.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import combinations
 
 import numpy as np
@@ -35,6 +41,7 @@ from crmbook.analytics.find import (
     fold_column,
     phone_digits_column,
 )
+from crmbook.analytics.sorted_names import SortedNames
 
 # How many sorted name keys further on a key is compared with; how many first letters of a
 # word, with the name's initials, make a block; and the most keys one block may hold before
@@ -182,11 +189,15 @@ class CustomerMatcher:
     def __init__(self, customers: pd.DataFrame):
         self.customers = customers.reset_index(drop=True)
         c = self.customers
-        self.emails = c["email"].astype("str").str.strip().str.lower().fillna("").to_numpy()
+        self.emails = _emails(c["email"]).to_numpy()
         self.phones = _phones(c["phone"]).to_numpy()
-        self.names = NameKeys.of(c["name"])
         self.companies = fold_column(c["company"]).str.strip().to_numpy(dtype=object)
         self.cities = fold_column(c["city"]).str.strip().to_numpy(dtype=object)
+
+    @cached_property
+    def names(self) -> NameKeys:
+        """The name keys dedupe blocks on (import needs none of them)."""
+        return NameKeys.of(self.customers["name"])
 
     # ------------------------------------------------------------ import
 
@@ -199,12 +210,12 @@ class CustomerMatcher:
         ids = self.customers["id"].to_numpy(dtype=object)
         incoming = records.reset_index(drop=True)
         for mine, theirs in (
-            (self.emails, _column(incoming, "email").str.strip().str.lower()),
+            (self.emails, _emails(_column(incoming, "email"))),
             (self.phones, _phones(_column(incoming, "phone"))),
         ):
             first = pd.Series(np.arange(len(mine)), index=mine).groupby(level=0).min()
             first = first[first.index != ""]
-            hit = theirs.fillna("").map(first).to_numpy()
+            hit = theirs.map(first).to_numpy()
             todo = found.isna().to_numpy() & ~pd.isna(hit)
             found.iloc[np.flatnonzero(todo)] = ids[hit[todo].astype(np.int64)]
         todo = np.flatnonzero(found.isna().to_numpy())
@@ -216,29 +227,53 @@ class CustomerMatcher:
 
     def _same_person(self, records: pd.DataFrame) -> np.ndarray:
         """Per record, the first customer with a very similar name at a similar company
-        (-1 for none), comparing only the customers blocking puts beside it."""
+        (-1 for none): each distinct name compared once with the customers' names of a length
+        that can score SIMILAR_NAME, then the companies of those customers only."""
         n = len(self.customers)
-        names = pd.concat([self.customers["name"], _column(records, "name")], ignore_index=True)
-        keys = NameKeys.of(names)
-        pairs = keys.candidates()
-        same_key = pd.DataFrame({"a": np.arange(len(keys.keys)), "b": np.arange(len(keys.keys))})
-        similar = pd.concat([same_key, pairs], ignore_index=True).assign(similar=100.0)
-        members = pd.DataFrame({"i": np.arange(len(names)), "key": keys.of_name})
-        members = members[members["key"] >= 0]
-        pairs = _member_pairs(similar, members)  # i < j: a customer before a record
-        pairs = pairs[(pairs["i"] < n) & (pairs["j"] >= n)]
-        record, customer = pairs["j"].to_numpy() - n, pairs["i"].to_numpy()
-        folded = fold_column(names).to_numpy(dtype=object)
-        close = _ratios(folded[customer], folded[record + n], fuzz.token_sort_ratio)
-        theirs = fold_column(_column(records, "company")).to_numpy(dtype=object)[record]
-        mine = self.companies[customer]
-        either_none = (theirs == "") | (mine == "")
-        company = np.ones(len(record), dtype=bool)
-        company[~either_none] = _ratios(mine[~either_none], theirs[~either_none]) >= SIMILAR_COMPANY
-        good = (close >= SIMILAR_NAME) & company
+        theirs = SortedNames.of(_column(records, "name"))
+        pairs = self._sorted_names.close_to(theirs, SIMILAR_NAME)
+        incoming = pd.DataFrame(
+            {
+                "record": np.arange(len(records)),
+                "theirs": theirs.of_record,
+                "company": fold_column(_column(records, "company")).str.strip(),
+            }
+        )
+        hits = incoming.merge(pairs, on="theirs")
+        mine = hits["mine"].to_numpy()
+        no_company = (hits["company"] == "").to_numpy()
+        first, first_without_company, with_company = self._namesakes
         best = np.full(len(records), n, dtype=np.int64)
-        np.minimum.at(best, record[good], customer[good])
+        np.minimum.at(
+            best,
+            hits["record"].to_numpy(),
+            np.where(no_company, first[mine], first_without_company[mine]),
+        )
+        both = hits[~no_company].merge(with_company, on="mine", suffixes=("", "_mine"))
+        close = _ratios(both["company"].to_numpy(), both["company_mine"].to_numpy())
+        both = both[close >= SIMILAR_COMPANY]
+        np.minimum.at(best, both["record"].to_numpy(), both["first"].to_numpy())
         return np.where(best < n, best, -1)
+
+    @cached_property
+    def _sorted_names(self) -> SortedNames:
+        return SortedNames.of(self.customers["name"])
+
+    @cached_property
+    def _namesakes(self) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+        """Per sorted name: the first customer with it, the first with it and no company
+        (len(customers) for none), and the first one per (sorted name, company)."""
+        n = len(self.customers)
+        names = self._sorted_names
+        given = pd.DataFrame(
+            {"mine": names.of_record, "company": self.companies, "first": range(n)}
+        )
+        given = given[given["mine"] >= 0]
+        alone = given["company"] == ""
+        first = _first_of(given, len(names.texts), n)
+        first_without_company = _first_of(given[alone], len(names.texts), n)
+        with_company = given[~alone].groupby(["mine", "company"], as_index=False)["first"].min()
+        return first, first_without_company, with_company
 
     # ------------------------------------------------------------ dedupe
 
@@ -369,6 +404,19 @@ def _ratios(a: np.ndarray, b: np.ndarray, scorer=fuzz.ratio) -> np.ndarray:
     if not len(a):
         return np.zeros(0)
     return process.cpdist(list(a), list(b), scorer=scorer, workers=-1)
+
+
+def _first_of(given: pd.DataFrame, size: int, none: int) -> np.ndarray:
+    """The smallest "first" per "mine" number (0 to size - 1), `none` where there is none."""
+    first = np.full(size, none, dtype=np.int64)
+    np.minimum.at(first, given["mine"].to_numpy(), given["first"].to_numpy())
+    return first
+
+
+def _emails(column: pd.Series) -> pd.Series:
+    """Addresses trimmed and in lower case as Python writes them ("" for none), so İ and Σ
+    fold as in a per-record comparison, not as Arrow's simpler case mapping."""
+    return column.astype(object).map(lambda v: v.strip().lower() if isinstance(v, str) else "")
 
 
 def _phones(column: pd.Series) -> pd.Series:
