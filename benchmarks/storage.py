@@ -65,6 +65,18 @@ OPEN_ALL = """
 book = crmbook.open(PATH)
 frames = {s.name: book.table(s.name).df for s in crmbook.SCHEMA.entities}
 """
+OPEN_ADD_SAVE = f"""
+import crmbook
+{SPLIT}
+t = time.perf_counter()
+book = crmbook.open(COPY)
+split["open"] = time.perf_counter() - t
+a = time.perf_counter()
+{ADD}
+split["add (checks, ids)"] = time.perf_counter() - a
+book.save(backups=0)
+seconds = time.perf_counter() - t
+"""
 JOBS = {
     "crmbook open -> typed DataFrames (cold: nothing cached)": f"""
 import crmbook
@@ -97,31 +109,9 @@ t = time.perf_counter()
 frames = pd.read_excel(PATH, sheet_name=None, engine="calamine")
 seconds = time.perf_counter() - t
 """,
-    "crmbook open + add one interaction + save": f"""
-import crmbook
-{SPLIT}
-t = time.perf_counter()
-book = crmbook.open(COPY)
-split["open"] = time.perf_counter() - t
-a = time.perf_counter()
-{ADD}
-split["add (checks, ids)"] = time.perf_counter() - a
-book.save(backups=0)
-seconds = time.perf_counter() - t
-""",
-    "crmbook open + add one interaction + save, --no-cache": f"""
-os.environ["CRMBOOK_NO_CACHE"] = "1"
-import crmbook
-{SPLIT}
-t = time.perf_counter()
-book = crmbook.open(COPY)
-split["open"] = time.perf_counter() - t
-a = time.perf_counter()
-{ADD}
-split["add (checks, ids)"] = time.perf_counter() - a
-book.save(backups=0)
-seconds = time.perf_counter() - t
-""",
+    "crmbook open + add one interaction + save": OPEN_ADD_SAVE,
+    "crmbook open + add one interaction + save, --no-cache": 'os.environ["CRMBOOK_NO_CACHE"] = "1"'
+    + OPEN_ADD_SAVE,
     "open session (every sheet loaded): add one interaction + save": f"""
 import crmbook
 {SPLIT}

@@ -127,6 +127,22 @@ def test_a_sheet_refuses_records_beyond_its_row_limit(book):
         book.customers.add(name="Carla")
 
 
+def test_a_sheet_crmbook_saved_counts_its_blank_rows_toward_the_row_limit(book):
+    book.customers.add(name="Boris")
+    book.save(backups=0)
+    wb = openpyxl.load_workbook(book.path)
+    wb["Customers"].cell(5, 2, "Dora")  # typed by hand two rows below, a blank row between
+    wb.save(book.path)
+    book = crmbook.open(book.path, user="tester")
+    book.customers.add(name="Emil")
+    book.save(backups=0)  # crmbook writes the part again: its stamp knows the last row
+    book = crmbook.open(book.path, user="tester")
+    book.storage.row_limit = 7  # rows 2-6 taken below the header: room for one more
+    book.customers.add(name="Fanny")
+    with pytest.raises(RecordError, match="Customers would hold 7 records"):
+        book.customers.add(name="Gus")
+
+
 def test_a_written_sheet_refuses_a_text_longer_than_a_cell(book):
     book.write_sheet("Notes", pd.DataFrame({"note": ["fine", TOO_LONG]}))
     with pytest.raises(CrmbookError, match="column note: a text of 40,000 characters"):
