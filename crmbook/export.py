@@ -11,11 +11,10 @@ import os
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from crmbook.schema import SCHEMA, TYPES
-from crmbook.values import missing
+from crmbook.values import plain
 
 _FORBIDDEN_IN_SHEET_NAME = re.compile(r"[\[\]:*?/\\]")
 
@@ -44,7 +43,7 @@ def write_customer_list(
         style = book.add_format({"num_format": number_format})
         columns.append({"header": str(column), "format": style})
         sheet.set_column(position, position, width, style)
-    data = [[_cell(v) for v in row] for row in frame.itertuples(index=False)]
+    data = [[plain(v) for v in row] for row in frame.itertuples(index=False)]
     sheet.add_table(
         0,
         0,
@@ -73,13 +72,3 @@ def _format(column: str, values: pd.Series) -> tuple[str, float]:
     if pd.api.types.is_float_dtype(values):
         return TYPES["money"].number_format, max(TYPES["money"].width, len(column) + 4)
     return "General", max(12, len(column) + 4)
-
-
-def _cell(value: object) -> object:
-    if missing(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value

@@ -23,7 +23,7 @@ import pandas as pd
 from crmbook.analytics.activity import activity_report
 from crmbook.analytics.pipeline import pipeline_report
 from crmbook.analytics.sources import source_effectiveness
-from crmbook.values import missing
+from crmbook.values import plain
 
 Reports = dict[str, dict[str, pd.DataFrame]]
 
@@ -140,7 +140,7 @@ def _table(
         columns.append({"header": name.replace("_", " "), **({"format": style} if style else {})})
         shown = values.astype(str).str.len().max() if len(values) else 0
         sheet.set_column(position, position, min(max(len(name) + 3, int(shown) + 2, 10), 50))
-    data = [[_cell(v) for v in record] for record in frame.itertuples(index=False)]
+    data = [[plain(v) for v in record] for record in frame.itertuples(index=False)]
     last_row = row + len(frame)
     sheet.add_table(
         row,
@@ -285,16 +285,6 @@ def _style(name: str, values: pd.Series, styles: dict):
         timed = (values.dropna() != values.dropna().dt.normalize()).any()
         return styles["datetime" if timed else "date"]
     return None
-
-
-def _cell(value: object) -> object:
-    if missing(value):
-        return None
-    if isinstance(value, pd.Timestamp):
-        return value.to_pydatetime()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def _table_name(sheet: str, title: str) -> str:

@@ -31,6 +31,18 @@ def missing(value: object) -> bool:
     return False
 
 
+def plain(value: object) -> object:
+    """A frame's value as the plain Python value a spreadsheet writer takes: None for a
+    missing one, datetime for a Timestamp, int/float/bool for numpy's scalars."""
+    if missing(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
 def missing_mask(column: pd.Series) -> pd.Series:
     """missing() for every value of a column at once."""
     mask = column.isna()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,7 +12,7 @@ from builders import TODAY, shop
 from crmbook.analytics.segments import segment_customers
 from crmbook.languages import NO_WORDS, YES_WORDS
 from crmbook.validation import parse_bool
-from crmbook.values import missing, missing_mask, yes_no
+from crmbook.values import missing, missing_mask, plain, yes_no
 
 NOTHING = [None, np.nan, float("nan"), pd.NA, pd.NaT, np.datetime64("NaT"), "", "   ", "\t\n"]
 SOMETHING = [0, 0.0, False, "0", "-", " x ", pd.Timestamp("2024-01-01"), "Иванов", "לא"]
@@ -78,3 +80,22 @@ def test_a_workbook_cell_and_a_segment_rule_read_each_word_alike(word):
     frames = shop()
     chosen = segment_customers(frames, f"consent_email={word}", TODAY)
     assert set(chosen["id"]) == wanted
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (np.int64(7), 7),
+        (np.float64(2.5), 2.5),
+        (np.bool_(True), True),
+        (pd.Timestamp("2026-03-01 09:30"), dt.datetime(2026, 3, 1, 9, 30)),
+        (pd.NaT, None),
+        (np.nan, None),
+        ("   ", None),
+        ("Сергей", "Сергей"),
+    ],
+)
+def test_plain_gives_what_a_spreadsheet_writer_takes(value, expected):
+    result = plain(value)
+    assert result == expected
+    assert type(result) is type(expected)
