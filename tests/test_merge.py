@@ -147,6 +147,37 @@ def test_prefer_decides_conflicts(prefer, city):
     assert plan.updates.get("C-1", {}).get("city", "X") == city
 
 
+def _plan_rows(plan) -> tuple:
+    return (
+        {k: dict(v) for k, v in plan.updates.items()},
+        sorted(r["id"] for r in plan.adds),
+        sorted(plan.deletes),
+        sorted((c.record, c.field, c.reason) for c in plan.conflicts),
+        plan.counts,
+    )
+
+
+def test_the_plan_does_not_depend_on_where_records_stand():
+    """Records matched by key, whichever order each copy holds them in (the common ones
+    standing first and in the same order in both is only a faster path)."""
+    base = {f"C-{i}": {"name": f"n{i}", "city": "X"} for i in range(8)}
+    mine = {k: dict(v) for k, v in base.items() if k != "C-2"}
+    mine["C-1"]["city"] = "mine"
+    mine["C-5"]["city"] = "mine"
+    mine["M-1"] = {"name": "new mine"}
+    theirs = {k: dict(v) for k, v in base.items() if k != "C-6"}
+    theirs["C-3"]["email"] = "t@example.com"
+    theirs["C-5"]["city"] = "theirs"
+    theirs["T-1"] = {"name": "new theirs"}
+    ancestor = _ancestor(base)
+    ordered = plan_sheet(CUSTOMERS, _frame(mine), _frame(theirs), ancestor)
+    assert _plan_rows(ordered)[3] == [("C-5", "city", "changed on both sides")]
+    shuffled = _frame(theirs).sample(frac=1, random_state=3)
+    reversed_mine = _frame(mine).iloc[::-1]
+    for m, t in ((_frame(mine), shuffled), (reversed_mine, _frame(theirs))):
+        assert _plan_rows(plan_sheet(CUSTOMERS, m, t, ancestor)) == _plan_rows(ordered)
+
+
 # ---------------------------------------------------------------- files edited by hand in Excel
 
 
