@@ -75,3 +75,14 @@ def test_a_row_moves_with_its_cells():
     assert renumbered(row, 7) == (
         b'<row r="7" spans="1:3"><c r="A7" s="1"><v>1</v></c><c r="AB7"><v>2</v></c></row>'
     )
+
+
+def test_a_row_whose_text_holds_markup_characters(tmp_path):
+    """Text may hold > and /> unescaped: a row ends at its own closing tag, not before."""
+    rows = [
+        b'<row r="2"><c r="A2" t="inlineStr"><is><t>a/> b > c</t></is></c></row>',
+        b'<row r="3" spans="1:1"><c r="A3"><v>3</v></c></row>',
+    ]
+    xml = HEAD + b"<sheetData>" + b"".join(rows) + b"</sheetData>" + TAIL
+    with SheetStream(part(tmp_path, xml), "sheet.xml") as stream:
+        assert list(stream.rows()) == [(2, rows[0]), (3, rows[1])]
