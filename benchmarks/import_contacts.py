@@ -1,14 +1,13 @@
 """Importing contacts at scale: 20,000 Google Contacts into the 100,000-customer book (a script).
 
-    .venv/bin/python benchmarks/import_contacts.py [/tmp/bench/big.xlsx] [--contacts 20000]
-        [--known 0.5]
+    .venv/bin/python benchmarks/import_contacts.py [BOOK] [--contacts 20000] [--known 0.5]
 
-Builds the book first when it is missing (100,000 customers, 500,000 interactions), then
-writes a Google Contacts CSV the way Google writes it (the current layout, every column of
+Imports into BOOK, by default the demo book of benchmarks/storage.py (100,000 customers,
+500,000 interactions, built once in benchmarks/data by its build()). First it writes a Google
+Contacts CSV the way Google writes it (the current layout, every column of
 tests/files/google-contacts.csv): a share of the contacts (--known, half by default) are
 customers of the book (their name, company, email and phone as the book has them, a new city),
-the others are new people. In one run,
-each job a fresh process:
+the others are new people. Then, in one run, each job a fresh process:
 
 - fastexcel reads every sheet of the book (the floor for anything that opens it);
 - pandas.read_excel(engine="openpyxl") reads the Customers sheet and pandas reads the CSV: the
@@ -25,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import random
 import shutil
 import subprocess
@@ -32,20 +32,19 @@ import sys
 import time
 from pathlib import Path
 
-DEFAULT = Path("/tmp/bench/big.xlsx")
+from storage import CACHE, build
+
 GOOGLE_HEADER = Path(__file__).parent.parent / "tests" / "files" / "google-contacts.csv"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("book", nargs="?", type=Path, default=DEFAULT)
+    parser.add_argument("book", nargs="?", type=Path, help="default: storage.py's demo book")
     parser.add_argument("--contacts", type=int, default=20_000)
     parser.add_argument("--known", type=float, default=0.5, help="share of book customers")
     args = parser.parse_args()
-    book: Path = args.book
-    if not book.exists():
-        book.parent.mkdir(parents=True, exist_ok=True)
-        _crmbook("demo", book, "--customers", "100000", "--interactions", "500000")
+    os.environ["CRMBOOK_CACHE_DIR"] = str(CACHE)  # as storage.py: not the user's cache
+    book: Path = args.book or build(100_000, 500_000)
     contacts = book.parent / f"google-contacts-{args.contacts}.csv"
     known = write_google_csv(book, contacts, args.contacts, args.known)
     print(
@@ -179,10 +178,6 @@ def _seconds(command: list[str]) -> float:
     started = time.perf_counter()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - started
-
-
-def _crmbook(*args: object) -> None:
-    subprocess.run([sys.executable, "-m", "crmbook", *map(str, args)], check=True)
 
 
 if __name__ == "__main__":
