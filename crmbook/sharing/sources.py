@@ -2,8 +2,9 @@
 
 A source is a CSV or Excel export of another tool, or vCards: a .vcf file, a folder of them or
 a zip of them. A CSV's encoding is found (UTF-8 with or without a byte-order mark, UTF-16 as
-Excel writes "Unicode text", else the Windows code page whose words it holds: 1252 as Outlook
-writes CSV in the West, 1251 in Cyrillic), and so is its delimiter. A file whose headers are
+Excel writes "Unicode text", else the one-byte code page whose words it holds: Windows-1252 as
+Outlook writes CSV in the West; Windows-1251, KOI8-R or Mac-Cyrillic in Russian; codepages.py),
+and so is its delimiter. A file whose headers are
 a known application's export is read as that application writes it (presets.py); any other
 file gets the mapping guessed from its headers.
 
@@ -24,12 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-import charset_normalizer
 import pandas as pd
 
 from crmbook.errors import CrmbookError
 from crmbook.io.package import Package
 from crmbook.schema import Sheet
+from crmbook.sharing.codepages import guess_code_page
 from crmbook.sharing.contacts import contacts_frame
 from crmbook.sharing.importer import JOINED, guess_mapping
 from crmbook.sharing.presets import read_contacts, recognise
@@ -41,8 +42,6 @@ WORKBOOKS = (".xlsx", ".xlsm")
 MAX_SOURCE_BYTES = 1024**3
 MAX_LINE_BYTES = 16 * 1024**2
 DELIMITERS = (",", ";", "\t", "|")
-# The code pages of exports that are not Unicode: Western and Cyrillic Windows.
-CODE_PAGES = ["cp1252", "cp1251"]
 VCARD_PROPERTIES = {
     "FN": "name",
     "N": "name (when there is no FN)",
@@ -181,10 +180,10 @@ def decode(data: bytes, place: str) -> str:
             )
         encodings = ["utf-16-le" if zeros_odd > zeros_even else "utf-16-be"]
     else:
-        encodings = ["utf-8", _code_page(data)]
+        encodings = ["utf-8", None]  # None: the code page its words suggest, when not UTF-8
     for encoding in encodings:
         try:
-            text = data.decode(encoding)
+            text = data.decode(encoding or guess_code_page(data))
         except UnicodeDecodeError:
             continue
         control = sum(1 for ch in text[:65536] if ord(ch) < 32 and ch not in "\t\r\n")
@@ -194,16 +193,9 @@ def decode(data: bytes, place: str) -> str:
             )
         return text
     raise CrmbookError(
-        f"{place}: cannot read the text (not UTF-8, UTF-16, Windows-1252 or Windows-1251); "
-        "save it as UTF-8 CSV"
+        f"{place}: cannot read the text (not UTF-8, UTF-16, Windows-1252, Windows-1251, KOI8-R "
+        "or Mac-Cyrillic); save it as UTF-8 CSV"
     )
-
-
-def _code_page(data: bytes) -> str:
-    """Windows-1252 (Western, what Outlook writes) or Windows-1251 (Cyrillic), whichever
-    reads as real words: both decode any bytes, so only the words can tell them apart."""
-    best = charset_normalizer.from_bytes(data, cp_isolation=CODE_PAGES).best()
-    return best.encoding if best is not None else CODE_PAGES[0]
 
 
 def read_csv_text(text: str, place: str) -> pd.DataFrame:

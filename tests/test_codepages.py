@@ -1,0 +1,40 @@
+"""Telling the one-byte code pages of contact exports apart by the words they make."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from crmbook.sharing.codepages import guess_code_page
+
+FIRST = ["Сергей", "Екатерина", "Юрий", "Ярослава", "Фёдор", "Эльвира", "Цветана", "Жанна"]
+LAST = ["Иванов", "Александрова", "Щукин", "Жукова", "Шаляпин", "Хабибуллина", "Чайковский"]
+CITIES = ["Москва", "Санкт-Петербург", "Нижний Новгород", "Екатеринбург", "Казань", "Уфа"]
+WESTERN = ["José Núñez", "Jürgen Weiß", "François Lefèvre", "Zoë Ørsted", "Åsa Ström"]
+TOWNS = ["Málaga", "München", "Besançon", "København", "Göteborg", "Zürich"]
+
+
+def _one_row_files(names, towns):
+    """The hardest case: a file of one contact, the header and a name, email and city."""
+    for n, (name, town) in enumerate(itertools.product(names, towns)):
+        yield f"Name;Email;City\n{name};p{n}@example.com;{town}\n"
+
+
+@pytest.mark.parametrize("code", ["cp1251", "koi8-r", "mac-cyrillic"])
+def test_one_russian_contact_reads_right_in_each_cyrillic_code_page(code):
+    names = [f"{first} {last}" for first, last in zip(FIRST, LAST, strict=False)]
+    for text in _one_row_files(names, CITIES):
+        data = text.encode(code)
+        assert data.decode(guess_code_page(data)) == text
+
+
+@pytest.mark.parametrize("code", ["cp1252", "latin-1"])
+def test_one_western_contact_still_reads_as_windows_1252(code):
+    for text in _one_row_files(WESTERN, TOWNS):
+        data = text.encode(code)
+        assert data.decode(guess_code_page(data)) == text
+
+
+def test_text_without_letters_beyond_ascii_is_read_as_windows_1252():
+    assert guess_code_page(b"Name;Email\nAnna;anna@example.com\n") == "cp1252"
