@@ -230,11 +230,8 @@ def run_command(argv: list[str], path: Path) -> dict:
 
 def build(customers: int, interactions: int) -> Path:
     """The demo book of this size in benchmarks/data, built when missing or older. The other
-    benchmarks (merge, dedupe, import_contacts) take their book from here too.
-
-    It is written under a temporary name and renamed when complete: the demo starts as an
-    empty book that is filled and saved, so a killed build used to leave a small empty book
-    that the next run took for the real one."""
+    benchmarks (merge, dedupe, import_contacts) take their book from here too. A killed
+    build leaves no book behind (build_demo_book moves it in place only when complete)."""
     path = DATA / f"crm-{customers}-{interactions}.xlsx"
     if not path.exists() or _older_schema(path):
         DATA.mkdir(exist_ok=True)
@@ -242,11 +239,9 @@ def build(customers: int, interactions: int) -> Path:
         t = time.perf_counter()
         from crmbook.demo import build_demo_book
 
-        partial = path.with_name(f"building-{path.name}")
         build_demo_book(
-            partial, customers=customers, interactions=interactions, today=TODAY, overwrite=True
+            path, customers=customers, interactions=interactions, today=TODAY, overwrite=True
         ).close()
-        os.replace(partial, path)
         print(f"  built in {time.perf_counter() - t:.0f} s, {path.stat().st_size / 1e6:.1f} MB")
     return path
 

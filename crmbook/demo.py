@@ -7,13 +7,19 @@ and 100,000 customers take seconds: no files, no clock (``today`` is a parameter
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shutil
+import tempfile
 import unicodedata
 from dataclasses import dataclass
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from crmbook.errors import CrmbookError
+from crmbook.io.safety import Temporary
 from crmbook.schema import SCHEMA
 
 OWNERS = ("Anna Schmidt", "Daniel Levi", "Maria Rossi", "Tom Becker")
@@ -1180,16 +1186,30 @@ def build_demo_book(
     today: dt.date,
     overwrite: bool = False,
 ):
-    """Write the demo business into a new workbook at `path` and return the open Book."""
-    from crmbook.book import create
+    """Write the demo business into a new workbook at `path` and return the open Book.
 
+    The book is built in a temporary folder and moved in place only when complete, so a
+    build cut short (Ctrl+C, a kill, a full disk) never leaves a half-built book under `path`.
+    """
+    from crmbook.book import create
+    from crmbook.book import open as open_book
+
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise CrmbookError(f"{path} already exists; choose another name or delete it first")
     data = generate_demo(customers, interactions, seed, today=today)
-    book = create(path, overwrite=overwrite, user="demo")
-    book.set_list("owner", data.owners)
-    for sheet in SCHEMA.reference_order():  # referenced records first
-        book.table(sheet.name).add_many(data.frames[sheet.name], keep_ids=True)
-    book.save(backups=0)
-    return book
+    with tempfile.TemporaryDirectory(prefix="crmbook-demo-") as folder:
+        book = create(Path(folder) / path.name, user="demo")
+        book.set_list("owner", data.owners)
+        for sheet in SCHEMA.reference_order():  # referenced records first
+            book.table(sheet.name).add_many(data.frames[sheet.name], keep_ids=True)
+        book.save(backups=0)
+        book.close()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with Temporary(path) as staged:  # held while copied: never taken for a leftover
+            shutil.copyfile(book.path, staged.path)
+            os.replace(staged.path, path)
+    return open_book(path, user="demo")
 
 
 DEMO_SENDER = "Horizon Travel <office@horizon-travel.example>"

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
 import string
+import subprocess
+import sys
+import time
 
 import pandas as pd
 import pytest
@@ -221,3 +226,26 @@ def test_open_deals_at_every_stage_close_in_the_coming_months(shop) -> None:
     assert months["deals"].sum() > 0.8 * len(open_)
     soon = open_.groupby("stage")["expected_close"].median()
     assert soon["negotiation"] < soon["proposal"] < soon["new"]
+
+
+def test_a_demo_build_killed_half_way_leaves_nothing_under_its_name(tmp_path) -> None:
+    """`crmbook demo` killed once its book exists in the draft folder: no empty or
+    half-written shop.xlsx (which the next run would take for the real one), no leftovers."""
+    drafts, folder = tmp_path / "tmp", tmp_path / "shop"
+    drafts.mkdir()
+    env = {**os.environ, "TMPDIR": str(drafts)}
+    argv = [sys.executable, "-m", "crmbook", "demo", str(folder / "shop.xlsx")]
+    build = subprocess.Popen([*argv, "--customers", "20000"], env=env, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(drafts.glob("crmbook-demo-*/*.xlsx")) and build.poll() is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        build.kill()
+        build.wait()
+    assert build.returncode == -signal.SIGKILL  # killed while it was still building
+    assert not (folder / "shop.xlsx").exists()
+    assert not folder.exists() or not list(folder.iterdir())
+    subprocess.run([*argv, "--customers", "30"], env=env, check=True, capture_output=True)
+    assert (folder / "shop.xlsx").exists()  # the next run builds it without --force
