@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from python_calamine import CalamineWorkbook
 
 import crmbook
 from crmbook.cli import main
@@ -324,6 +325,39 @@ def test_new_calls_with_one_id_for_each_sides_new_customer_are_both_kept(tmp_pat
     }
     calls = crmbook.open(result.path).interactions.df.set_index("id")
     assert calls.loc[["I-000003", "I-000004"], "customer_id"].tolist() == ["C-000004", "C-000005"]
+
+
+def test_the_merged_sheets_read_back_the_same_in_openpyxl_and_calamine(tmp_path):
+    """The result's Customers sheet is written again as its rows stream by (a deletion moves
+    the rows after it up, changed records rendered, the others copied): two independent
+    readers see exactly the merged records."""
+    base = tmp_path / "base.xlsx"
+    book = crmbook.create(base, user=USER)
+    ids = book.customers.add_many([{"name": f"Kunde {i}", "city": "Köln"} for i in range(12)])
+    book.save(backups=0)
+    mine, theirs = _copy(base, "mine.xlsx"), _copy(base, "theirs.xlsx")
+    book = crmbook.open(mine, user=USER)
+    book.customers.update(ids[1], city="Москва")
+    book.save(backups=0)
+    book = crmbook.open(theirs, user=USER)
+    book.customers.delete_many([ids[0], ids[5]])
+    book.customers.update(ids[8], city="תל אביב")
+    added = book.customers.add(name="Neu & <b>", city="Rome")
+    book.save(backups=0)
+    result = merge_books(mine, theirs, tmp_path / "m.xlsx", user=USER)
+    assert not result.conflicts
+
+    kept = [k for k in ids if k not in (ids[0], ids[5])] + [added]
+    city = {k: "Köln" for k in kept} | {ids[1]: "Москва", ids[8]: "תל אביב", added: "Rome"}
+    expected = [(k, city[k]) for k in kept]
+    rows = CalamineWorkbook.from_path(str(result.path)).get_sheet_by_name("Customers").to_python()
+    header = rows[0]
+    at = header.index("id"), header.index("city")
+    assert [(r[at[0]], r[at[1]]) for r in rows[1:]] == expected
+    ws = openpyxl.load_workbook(result.path, read_only=True)["Customers"]
+    values = list(ws.iter_rows(min_row=2, values_only=True))
+    assert [(r[at[0]], r[at[1]]) for r in values] == expected
+    assert dict(zip(header, values[-1], strict=False))["name"] == "Neu & <b>"
 
 
 def test_prefer_theirs_and_resolve_api(tmp_path):
