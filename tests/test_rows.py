@@ -86,3 +86,27 @@ def test_a_row_whose_text_holds_markup_characters(tmp_path):
     xml = HEAD + b"<sheetData>" + b"".join(rows) + b"</sheetData>" + TAIL
     with SheetStream(part(tmp_path, xml), "sheet.xml") as stream:
         assert list(stream.rows()) == [(2, rows[0]), (3, rows[1])]
+
+
+@pytest.mark.parametrize(
+    ("row", "moved"),
+    [
+        (  # as crmbook writes it; text that looks like a reference stays
+            b'<row r="12"><c r="A12" s="12" t="inlineStr"><is><t>A12" r="B12" &lt;c r="C12"'
+            b'</t></is></c><c r="XFD12"><v>12</v></c></row>',
+            b'<row r="7"><c r="A7" s="12" t="inlineStr"><is><t>A12" r="B12" &lt;c r="C12"'
+            b'</t></is></c><c r="XFD7"><v>12</v></c></row>',
+        ),
+        (  # the reference not first, as another program may write it
+            b'<row spans="1:2" r="12"><c s="1" r="A12"><v>1</v></c><c r="B12"/></row>',
+            b'<row spans="1:2" r="7"><c s="1" r="A7"><v>1</v></c><c r="B7"/></row>',
+        ),
+        (
+            b'<x:row r="12"><x:c r="A12"><x:v>1</x:v></x:c></x:row>',
+            b'<x:row r="7"><x:c r="A7"><x:v>1</x:v></x:c></x:row>',
+        ),
+        (b'<row r="12"/>', b'<row r="7"/>'),
+    ],
+)
+def test_a_row_moves_with_its_cells_however_it_was_written(row, moved):
+    assert renumbered(row, 7) == moved

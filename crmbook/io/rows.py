@@ -90,17 +90,21 @@ def _whole_row(buffer: bytes, at: int, end: int) -> tuple[int, int] | None:
     """Where the next whole row in buffer[at:end] starts and ends; None when none is whole.
     The end is found with bytes.find (a lazy regex over each row's cells took seconds on
     a 100,000-row sheet)."""
-    start = _ROW_START.search(buffer, at, end)
-    if start is None:
-        return None
-    tag_end = buffer.find(b">", start.end(), end)
+    if buffer.startswith(b"<row ", at, end):  # the next row right here, as crmbook writes it
+        begin, after, closing = at, at + 4, b"</row>"
+    else:
+        start = _ROW_START.search(buffer, at, end)
+        if start is None:
+            return None
+        begin, after = start.start(), start.end()
+        closing = b"</" + (start.group(1) or b"") + b"row>"
+    tag_end = buffer.find(b">", after, end)
     if tag_end < 0:
         return None
     if buffer[tag_end - 1] == ord("/"):
-        return start.start(), tag_end + 1
-    closing = b"</" + (start.group(1) or b"") + b"row>"
+        return begin, tag_end + 1
     close = buffer.find(closing, tag_end, end)
-    return None if close < 0 else (start.start(), close + len(closing))
+    return None if close < 0 else (begin, close + len(closing))
 
 
 def last_row_number(source: zipfile.ZipFile, part: str) -> int:
@@ -115,4 +119,30 @@ def last_row_number(source: zipfile.ZipFile, part: str) -> int:
 def renumbered(row: bytes, number: int) -> bytes:
     """The row moved to Excel row `number`: its own and its cells' references."""
     digits = str(number).encode()
-    return _REFERENCE.sub(lambda m: m.group(1) + m.group(2) + digits + m.group(3), row)
+    return _own_renumbered(row, digits) or _REFERENCE.sub(
+        lambda m: m.group(1) + m.group(2) + digits + m.group(3), row
+    )
+
+
+def _own_renumbered(row: bytes, digits: bytes) -> bytes | None:
+    """renumbered() for a row as crmbook writes it (its number the first attribute of <row
+    and of every <c>), cut at each cell with bytes.split instead of a regex calling back per
+    cell; None for any other row. Text never holds "<", so every '<c r="' is a cell."""
+    if not row.startswith(b'<row r="'):
+        return None
+    cells = row.split(b'<c r="')
+    if len(cells) - 1 != row.count(b"<c "):
+        return None
+    head = cells[0]
+    end = head.find(b'"', 8)
+    old = head[8:end]
+    if not old.isdigit():
+        return None
+    size = len(old)
+    out = [b'<row r="' + digits + head[end:]]
+    for cell in cells[1:]:
+        end = cell.find(b'"')
+        if end <= size or cell[end - size : end] != old:
+            return None
+        out.append(cell[: end - size] + digits + cell[end:])
+    return b'<c r="'.join(out)

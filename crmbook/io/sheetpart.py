@@ -39,7 +39,7 @@ _DATE_FORMAT_IDS = {*range(14, 23), *range(27, 37), *range(45, 48), *range(50, 5
 
 BIG_PART = 8 * 1024**2
 LARGE_PART = 2 * 1024**3  # a part that may pass 4 GB gets zip64 sizes
-BATCH = 2000  # records rendered at a time
+BATCH = 2000  # records rendered (or stored rows handed on) at a time
 
 
 @dataclass
@@ -309,6 +309,7 @@ class _Streamed:
         unchanged = change.unchanged if self.verbatim and change.unchanged else None
         pending: list[dict[int, int] | None] = []  # own styles of the records to render
         start = 0  # the first of them
+        copied: list[bytes] = []  # stored rows kept, handed on together (none while pending)
         at: tuple[int, bytes] | None = None  # the stored row the stream is at
         for i, source in enumerate(sources):
             row = None
@@ -318,9 +319,15 @@ class _Streamed:
             if unchanged is not None and unchanged[i] and row is not None:
                 yield from self._render(start, i, pending)
                 target = self.first + i
-                yield row if int(source) == target else renumbered(row, target)
+                copied.append(row if int(source) == target else renumbered(row, target))
+                if len(copied) >= BATCH:
+                    yield b"".join(copied)
+                    copied = []
                 start, pending = i + 1, []
                 continue
+            if copied:
+                yield b"".join(copied)
+                copied = []
             if own_styles_of is not None:
                 pending.append(own_styles_of.get(source) if source == source else None)
             else:
@@ -328,6 +335,7 @@ class _Streamed:
             if len(pending) >= BATCH:
                 yield from self._render(start, i + 1, pending)
                 start, pending = i + 1, []
+        yield b"".join(copied)
         yield from self._render(start, len(sources), pending)
 
     def _render(self, start: int, stop: int, own: list) -> Iterator[bytes]:
