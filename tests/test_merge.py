@@ -360,6 +360,24 @@ def test_the_merged_sheets_read_back_the_same_in_openpyxl_and_calamine(tmp_path)
     assert dict(zip(header, values[-1], strict=False))["name"] == "Neu & <b>"
 
 
+def test_a_merge_tells_each_step_as_it_starts(tmp_path):
+    """What the CLI's progress bars show (on a terminal) while a big merge runs."""
+    base = _base(tmp_path / "base.xlsx")
+    mine, theirs = _copy(base, "mine.xlsx"), _copy(base, "theirs.xlsx")
+    steps = []
+    merge_books(
+        mine, theirs, tmp_path / "m.xlsx", user=USER, progress=lambda step, *_: steps.append(step)
+    )
+    assert steps == [
+        "Finding the common version",
+        "Reading mine.xlsx",
+        "Reading theirs.xlsx",
+        "Comparing the copies",
+        "Taking the changes of theirs.xlsx",
+        "Saving m.xlsx",
+    ]
+
+
 def test_prefer_theirs_and_resolve_api(tmp_path):
     base = _base(tmp_path / "base.xlsx")
     mine, theirs = _copy(base, "mine.xlsx"), _copy(base, "theirs.xlsx")

@@ -72,7 +72,17 @@ def merge(
     """
     from crmbook.sharing.books import conflicts_frame, merge_books
 
-    result = merge_books(mine, theirs, out, base=base, prefer=prefer, user=user, password=password)
+    with progress_bars(transient=True) as progress:
+        result = merge_books(
+            mine,
+            theirs,
+            out,
+            base=base,
+            prefer=prefer,
+            user=user,
+            password=password,
+            progress=progress,
+        )
     if fmt == "json":
         click.echo(
             json.dumps(

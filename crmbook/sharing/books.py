@@ -12,6 +12,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,9 @@ from crmbook.sharing.merge import RECORD, Conflict, plan_merge
 from crmbook.storage.encrypted import decrypt, is_encrypted
 from crmbook.storage.hashes import canonical_value, column_hashes
 from crmbook.values import missing
+
+if TYPE_CHECKING:
+    from crmbook.storage.sql import Progress
 
 CONFLICTS_SHEET = "Conflicts"
 CONFLICT_COLUMNS = ["sheet", "record", "field", "mine", "theirs", "reason", "take", "status"]
@@ -64,11 +68,15 @@ def merge_books(
     prefer: str | None = None,
     user: str | None = None,
     password: str | None = None,
+    progress: Progress | None = None,
 ) -> MergeResult:
     """Merge THEIRS into a copy of MINE written to `out`; MINE and THEIRS are not changed.
 
     password opens the copies that are encrypted (the merged file is written without one).
+    progress(step, done, total) hears of each step as it starts (a merge of two 100,000
+    customer books takes about half a minute).
     """
+    progress = progress or _quiet
     mine, theirs, out = Path(mine), Path(theirs), Path(out)
     if out.resolve() in (mine.resolve(), theirs.resolve()):
         raise CrmbookError(f"--out {out} is one of the copies; write the merge to a new file")
@@ -79,6 +87,7 @@ def merge_books(
     else:
         shutil.copyfile(mine, out)
     book = crmbook.open(out, user=user)
+    progress("Finding the common version", 0, 0)
     ancestor: Ancestor | None
     if base is not None:
         ancestor = ancestor_from_frames(_frames(_open(base, password)), book.schema)
@@ -96,7 +105,10 @@ def merge_books(
             if ancestor
             else f"two-way: {why}; every difference is listed as a conflict"
         )
-    mine_frames, theirs_frames = _frames(book), _frames(other)
+    progress(f"Reading {mine.name}", 0, 0)
+    mine_frames = _frames(book)
+    progress(f"Reading {theirs.name}", 0, 0)
+    theirs_frames = _frames(other)
     counters = {
         s.name: max(
             int(book.meta.get(f"next_id.{s.name}", 1) or 1),
@@ -105,7 +117,9 @@ def merge_books(
         for s in book.schema.entities
         if s.id_prefix
     }
+    progress("Comparing the copies", 0, 0)
     plans, moved = plan_merge(book.schema, mine_frames, theirs_frames, ancestor, prefer, counters)
+    progress(f"Taking the changes of {theirs.name}", 0, 0)
     for vocabulary, values in other.lists.items():
         extra = [v for v in values if v not in book.lists.get(vocabulary, [])]
         if extra:
@@ -134,12 +148,17 @@ def merge_books(
     conflicts = [c for p in plans.values() for c in p.conflicts] + refused
     if conflicts:
         book.write_sheet(CONFLICTS_SHEET, conflicts_frame(conflicts), replace=True)
+    progress(f"Saving {out.name}", 0, 0)
     book.save(backups=0)
     counts = pd.DataFrame([{"sheet": name, **plan.counts} for name, plan in plans.items()])
     if refused:
         counts.loc[len(counts)] = {"sheet": "(refused)", "conflicts": len(refused)}
         counts = counts.fillna(0)
     return MergeResult(out, how, ancestor is not None, counts, conflicts, moved)
+
+
+def _quiet(step: str, done: int, total: int) -> None:
+    pass
 
 
 def _given(values: dict) -> dict:
