@@ -329,17 +329,19 @@ class Table:
         for name in candidate.columns:
             if name not in frame.columns:
                 continue
-            before = frame.loc[positions, name].reset_index(drop=True)
-            after = candidate[name]
-            moved = [i for i in range(len(keys)) if not _same(before.iat[i], after.iat[i])]
+            olds = frame.loc[positions, name].tolist()
+            news = candidate[name].tolist()
+            moved = [i for i in range(len(keys)) if not _same(olds[i], news[i])]
             if not moved:
                 continue
+            # one write per column: a cell at a time copies an Arrow-backed column each time
+            frame.loc[[positions[i] for i in moved], name] = candidate[name].iloc[moved].array
             for i in moved:
-                position, old, new = positions[i], before.iat[i], after.iat[i]
-                frame.at[position, name] = new
-                self._edits.setdefault(position, {}).setdefault(name, old)
+                self._edits.setdefault(positions[i], {}).setdefault(name, olds[i])
                 if name != "updated":
-                    self.book.log_change(self.sheet, [keys[i]], name, _shown(old), _shown(new))
+                    self.book.log_change(
+                        self.sheet, [keys[i]], name, _shown(olds[i]), _shown(news[i])
+                    )
             if name in self._kept_raw:
                 dropped = [positions[i] for i in moved]
                 self._kept_raw[name] = self._kept_raw[name].drop(dropped, errors="ignore")

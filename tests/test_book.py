@@ -181,6 +181,56 @@ def test_update_changes_every_field_and_logs_each(new_book, make_record, sheet):
     assert_openpyxl_reads_the_same(new_book.path)
 
 
+def test_update_many_changes_each_record_its_own_way(new_book):
+    table = new_book.customers
+    keys = table.add_many(
+        [
+            {"name": f"Клиент {i}", "city": "Berlin", "birthday": dt.date(1980, 1, 1 + i)}
+            for i in range(6)
+        ]
+    )
+    table.update_many(
+        {
+            keys[0]: {"city": "תל אביב", "contact_every_days": 30},
+            keys[2]: {"city": "Berlin", "birthday": dt.date(1990, 5, 6)},  # city as it was
+            keys[3]: {"city": None, "consent_email": True},
+            keys[5]: {"name": "Клиент пять", "city": "Москва"},
+        }
+    )
+    new_book.save()
+    again = reopened(new_book.path).customers
+    got = again.df.set_index("id").loc[keys]
+    assert got["city"].fillna("").tolist() == [
+        "תל אביב",
+        "Berlin",
+        "Berlin",
+        "",
+        "Berlin",
+        "Москва",
+    ]
+    assert got["name"].tolist() == [f"Клиент {i}" for i in range(5)] + ["Клиент пять"]
+    assert got["birthday"].dt.day.tolist() == [1, 2, 6, 4, 5, 6]
+    assert (
+        got["contact_every_days"].iloc[0] == 30 and got["contact_every_days"].iloc[1:].isna().all()
+    )
+    assert got["consent_email"].tolist() == [False, False, False, True, False, False]
+    assert again.df.dtypes.equals(table.df.dtypes)
+    log = reopened(new_book.path).log.df
+    logged = log[log["field"].notna() & (log["field"] != "")]
+    assert sorted(zip(logged["record"], logged["field"], strict=True)) == sorted(
+        [
+            (keys[0], "city"),
+            (keys[0], "contact_every_days"),
+            (keys[2], "birthday"),
+            (keys[3], "city"),
+            (keys[3], "consent_email"),
+            (keys[5], "name"),
+            (keys[5], "city"),
+        ]
+    )
+    assert_openpyxl_reads_the_same(new_book.path)
+
+
 @pytest.mark.parametrize("sheet", ENTITIES, ids=lambda s: s.name)
 def test_delete_removes_one_record(new_book, make_record, sheet):
     table = new_book.table(sheet.name)
