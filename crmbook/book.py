@@ -498,11 +498,17 @@ class Table:
         stored = self._stored
         if stored is not None:
             deleted = stored[~stored.index.isin(frame.index)].dropna().tolist()
-            for position, old in self._edits.items():
-                if position in stored.index and position in frame.index:
-                    updated[stored[position]] = {
-                        name: (value, frame.at[position, name]) for name, value in old.items()
-                    }
+            edited = [p for p in self._edits if p in stored.index and p in frame.index]
+            names = {name for p in edited for name in self._edits[p]}
+            now = {
+                name: dict(zip(edited, frame.loc[edited, name].tolist(), strict=True))
+                for name in names
+            }
+            for position in edited:
+                updated[stored[position]] = {
+                    name: (value, now[name][position])
+                    for name, value in self._edits[position].items()
+                }
         return SheetChanges(
             self.sheet.name,
             frame[read_at.isna().to_numpy()],

@@ -103,6 +103,38 @@ def test_records_out_of_the_order_of_their_rows(tmp_path: Path):
     assert [r[1] for r in rows[1:]] == ["Customer 2", "Customer 0", "Customer 1"]
 
 
+def test_scattered_updates_rendered_together_keep_order_rows_and_own_styles(
+    tmp_path: Path, monkeypatch
+):
+    """Records to render are rendered a batch at a time with kept rows between them: every
+    fourth record changed, batches of three, a bold cell typed by hand on a changed row."""
+    monkeypatch.setattr("crmbook.io.sheetpart.BATCH", 3)
+    path = tmp_path / "crm.xlsx"
+    ids = shop(path, 40)
+    by_hand = openpyxl.load_workbook(path)
+    by_hand["Customers"]["H6"].font = openpyxl.styles.Font(bold=True)  # the city of ids[4]
+    by_hand.save(path)
+    book = crmbook.open(path, user=USER)  # every row written by crmbook again
+    book.customers.update_many({key: {"notes": "seen"} for key in ids})
+    book.save(backups=0)
+    before = sheet_xml(path)
+    book = crmbook.open(path, user=USER)
+    book.customers.update_many({key: {"city": f"Город {i}"} for i, key in enumerate(ids[::4])})
+    book.customers.delete(ids[10])
+    held = book.customers.df.copy()
+    book.save(backups=0)
+    after = sheet_xml(path)
+    for position, key in enumerate(i for i in ids if i != ids[10]):
+        number = position + 2
+        if ids.index(key) % 4 and ids.index(key) < 10:
+            assert row_xml(after, number) == row_xml(before, number), key
+    rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Customers").to_python()
+    assert [r[0] for r in rows[1:]] == held["id"].tolist()
+    assert [r[7] for r in rows[1:]] == held["city"].tolist()
+    assert openpyxl.load_workbook(path)["Customers"]["H6"].font.bold
+    assert openpyxl.load_workbook(path)["Customers"]["H6"].value == "Город 1"
+
+
 # ---------------------------------------------------------------- random edits
 
 _edit = st.one_of(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -146,15 +146,15 @@ def _cell_styles(
 
 def render_rows(
     frame: pd.DataFrame,
-    first_row: int,
+    numbers: Sequence[int],
     styles: list[int | None],
     own_styles: list[dict[int, int] | None] | None = None,
 ) -> Iterator[str]:
-    """Yield one <row> element per frame row, numbered from first_row.
+    """Yield one <row> element per frame row, each at its Excel row in `numbers`.
 
     Cells take their column's style, unless own_styles gives a row's cell one of its own.
     """
-    rows = [str(n) for n in range(first_row, first_row + len(frame))]
+    rows = [str(n) for n in numbers]
     columns = [
         column_cells(
             frame.iloc[:, i],

@@ -391,8 +391,8 @@ def _sheet_xml(
     width = max(len(headers), 1)
     last = max(len(frame), 1) + 1
     head = pd.DataFrame([headers], columns=headers, dtype=object)
-    rows = "".join(render_rows(head, 1, [None] * len(headers)))
-    rows += "".join(render_rows(frame, 2, styles))
+    rows = "".join(render_rows(head, [1], [None] * len(headers)))
+    rows += "".join(render_rows(frame, range(2, len(frame) + 2), styles))
     cols = "".join(
         f'<col min="{i}" max="{i}" width="{w:g}" customWidth="1"'
         + (f' style="{s}"' if s is not None else "")
