@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import socket
 import sys
 import threading
@@ -61,8 +62,23 @@ def serve(
         if browser:
             threading.Thread(target=webbrowser.open, args=(address,), daemon=True).start()
 
-    IOLoop.current().add_callback(listening)
+    loop = IOLoop.current()
+    loop.add_callback(listening)
+    if os.name == "posix":
+        loop.asyncio_loop.add_signal_handler(signal.SIGINT, _stopper(loop))
     server.start()  # returns after Ctrl-C or SIGTERM, with every kernel shut down
+
+
+def _stopper(loop) -> Callable[[], None]:
+    """Ctrl-C stops the server from the event loop, between its callbacks. Left to Python,
+    Ctrl-C raises KeyboardInterrupt wherever the loop is: inside a kernel manager's task, the
+    shutdown of the kernels then waited for that task forever (seen once in CI)."""
+
+    def stop() -> None:
+        loop.asyncio_loop.remove_signal_handler(signal.SIGINT)  # a second one interrupts
+        loop.stop()
+
+    return stop
 
 
 def _config(port: int, token: str) -> Config:
