@@ -11,6 +11,9 @@ from crmbook.sharing.codepages import guess_code_page
 FIRST = ["Сергей", "Екатерина", "Юрий", "Ярослава", "Фёдор", "Эльвира", "Цветана", "Жанна"]
 LAST = ["Иванов", "Александрова", "Щукин", "Жукова", "Шаляпин", "Хабибуллина", "Чайковский"]
 CITIES = ["Москва", "Санкт-Петербург", "Нижний Новгород", "Екатеринбург", "Казань", "Уфа"]
+UKRAINIAN_FIRST = ["Олександр", "Ївга", "Євгенія", "Ґанна", "Іван", "Тетяна", "Юрій", "Богдана"]
+UKRAINIAN_LAST = ["Шевченко", "Коваленко", "Їжакевич", "Ґудзь", "Бойко", "Ткачук", "Мельничук"]
+UKRAINIAN_CITIES = ["Київ", "Львів", "Харків", "Запоріжжя", "Івано-Франківськ", "Житомир"]
 WESTERN = ["José Núñez", "Jürgen Weiß", "François Lefèvre", "Zoë Ørsted", "Åsa Ström"]
 TOWNS = ["Málaga", "München", "Besançon", "København", "Göteborg", "Zürich"]
 
@@ -25,6 +28,17 @@ def _one_row_files(names, towns):
 def test_one_russian_contact_reads_right_in_each_cyrillic_code_page(code):
     names = [f"{first} {last}" for first, last in zip(FIRST, LAST, strict=False)]
     for text in _one_row_files(names, CITIES):
+        data = text.encode(code)
+        assert data.decode(guess_code_page(data)) == text
+
+
+@pytest.mark.parametrize("code", ["cp1251", "koi8-u", "mac-cyrillic"])
+def test_one_ukrainian_contact_reads_right_in_each_cyrillic_code_page(code):
+    """KOI8-U is KOI8-R with і, ї, є and ґ where KOI8-R has box-drawing signs."""
+    names = [
+        f"{first} {last}" for first, last in zip(UKRAINIAN_FIRST, UKRAINIAN_LAST, strict=False)
+    ]
+    for text in _one_row_files(names, UKRAINIAN_CITIES):
         data = text.encode(code)
         assert data.decode(guess_code_page(data)) == text
 

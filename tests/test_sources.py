@@ -194,6 +194,33 @@ def test_values_past_the_last_header_are_named_with_their_line(tmp_path):
     )
 
 
+@pytest.mark.parametrize("code", ["cp1251", "koi8-u"])
+def test_a_ukrainian_export_in_windows_1251_or_koi8_u_imports_with_the_right_letters(
+    tmp_path, code
+):
+    """Ukrainian contacts under Ukrainian headers, saved by Windows (1251, CRLF) or a Unix
+    mail client (KOI8-U, LF): і, ї, є and ґ as typed, every column found."""
+    result, _ = _import(tmp_path, FILES / "code-pages" / f"contacts-uk-{code}.csv")
+    assert result.exit_code == 0, result.output
+    people = crmbook.open(tmp_path / "crm.xlsx").customers.df.set_index("name")
+    assert list(people.index) == [
+        "Олександр Шевченко",
+        "Ївга Їжакевич",
+        "Євгенія Коваленко",
+        "Ґанна Бойко",
+        "Богдан Ткачук",
+    ]
+    first = people.loc["Олександр Шевченко"]
+    assert first["company"] == 'ТОВ "Ґудзик"' and first["city"] == "Київ"
+    assert first["country"] == "Україна" and first["email"] == "o.shevchenko@gudzyk.ua"
+    assert first["phone"] == "+380 (44) 123-45-67"
+    assert first["birthday"] == pd.Timestamp("1979-08-24")
+    assert first["notes"] == "Постійний клієнт, дзвонити після обіду"
+    assert people.loc["Ґанна Бойко", "city"] == "Івано-Франківськ"
+    assert people.loc["Ґанна Бойко", "notes"] == "Просила рахунок до п'ятниці; оплата безготівкою"
+    assert people.loc["Ївга Їжакевич", "email"] == "yivha@ukr.net"
+
+
 @pytest.mark.parametrize("code", ["cp1251", "koi8-r", "mac-cyrillic"])
 def test_a_russian_export_in_any_cyrillic_code_page_imports_with_the_right_letters(tmp_path, code):
     """The same Russian contacts saved by Windows (1251, CRLF), a Unix mail client (KOI8-R,

@@ -1,15 +1,16 @@
 """Which one-byte code page a contact export was saved in, told by the words it makes.
 
-Exports that are not Unicode come in Windows-1252 (Outlook in the West; Latin-1 reads the
-same), Windows-1251 (Windows and 1C in Russian), KOI8-R (Unix mail and old Linux exports) or
-Mac-Cyrillic (Excel for Mac's "CSV (Macintosh)"). Each decodes almost any bytes, so only the
-result can tell them apart, and a contact file is short: one name in the wrong code page still
-reads as letters. charset-normalizer, tried first, took Mac-Cyrillic for Windows-1251 in a third
-of one-row files. What does tell them apart is the shape of the words: read in the wrong code
-page, KOI8-R's small letters become capitals of other letters (дОРА), Mac-Cyrillic's capitals
-become signs or Serbian letters („ора, Џетров), Windows-1251 in the West becomes words of
-accented letters only (Èâàí), and Western accents become Cyrillic letters inside Latin words
-(Josй). The code page whose words look most like words wins.
+Exports that are not Unicode come in Windows-1252 (Outlook in the West; Latin-1 reads the same),
+Windows-1251 (Windows and 1C in Russian and Ukrainian), KOI8-R and KOI8-U (Unix mail and old
+Linux exports; KOI8-U has і, ї, є and ґ where KOI8-R has box-drawing signs, so Київ read as
+KOI8-R breaks into Ки╖в) or Mac-Cyrillic (Excel for Mac's "CSV (Macintosh)"). Each decodes
+almost any bytes, so only the result can tell them apart, and a contact file is short: one name
+in the wrong code page still reads as letters. charset-normalizer, tried first, took
+Mac-Cyrillic for Windows-1251 in a third of one-row files. What does tell them apart is the shape of
+the words: read in the wrong code page, KOI8-R's small letters become capitals of other letters
+(дОРА), Mac-Cyrillic's capitals become signs or Serbian letters („ора, Џетров), Windows-1251 in
+the West becomes words of accented letters only (Èâàí), and Western accents become Cyrillic
+letters inside Latin words (Josй). The code page whose words look most like words wins.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import re
 from itertools import islice
 
 # In order of preference when the words cannot tell (text with no letters beyond ASCII).
-CODE_PAGES = ("cp1252", "cp1251", "koi8-r", "mac-cyrillic")
+CODE_PAGES = ("cp1252", "cp1251", "koi8-r", "koi8-u", "mac-cyrillic")
 # Enough lines with letters beyond ASCII to decide; the rest of a big file is not looked at.
 SAMPLE_LINES = 2000
 _WITH_HIGH_BYTES = re.compile(rb"[^\n]*[\x80-\xff][^\n]*")

@@ -38,7 +38,8 @@ from crmbook.values import missing
 if TYPE_CHECKING:
     from crmbook.storage.sql import Progress
 
-# Header words per field, compared after fold() and without spaces, dashes and underscores.
+# Header words per field, compared after fold() and without spaces, dashes and underscores
+# (Russian and Ukrainian headers as fold() transliterates them: Город "gorod", Місто "misto").
 SYNONYMS: dict[str, tuple[str, ...]] = {
     "name": (
         "name",
@@ -87,6 +88,9 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "elektronnaya pochta",
         "adres el pochty",
         "adres elektronnoy pochty",
+        "elektronna poshta",
+        "el poshta",
+        "adresa elektronnoyi poshty",
     ),
     "phone": (
         "phone",
@@ -106,6 +110,8 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "mobilnyy telefon",
         "telefon perenosnoy",
         "rabochiy telefon",
+        "mobilniy telefon",
+        "robochiy telefon",
     ),
     "birthday": (
         "birthday",
@@ -121,9 +127,23 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "date de naissance",
         "den rozhdeniya",
         "data rozhdeniya",
+        "den narodzhennya",
+        "data narodzhennya",
     ),
-    "city": ("city", "town", "stadt", "ort", "stad", "plaats", "citta", "ciudad", "ville", "gorod"),
-    "country": ("country", "land", "pays", "paese", "pais", "strana"),
+    "city": (
+        "city",
+        "town",
+        "stadt",
+        "ort",
+        "stad",
+        "plaats",
+        "citta",
+        "ciudad",
+        "ville",
+        "gorod",
+        "misto",
+    ),
+    "country": ("country", "land", "pays", "paese", "pais", "strana", "kraina"),
     "notes": (
         "notes",
         "note",
@@ -138,6 +158,9 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
         "kommentariy",
         "zametki",
         "primechanie",
+        "notatki",
+        "primitki",
+        "komentar",
     ),
     "tags": ("tags", "labels", "schlagworte"),
     "owner": ("owner", "account manager", "sales rep", "responsible", "betreuer"),
@@ -168,6 +191,7 @@ LAST_NAMES = (
     "apellido",
     "apellidos",
     "familiya",
+    "prizvishche",
 )
 JOINED = "name (joined)"
 NAMED_FROM_EMAIL = "named_from_email"  # a column of ImportPlan.records, like row and match

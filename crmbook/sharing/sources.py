@@ -3,8 +3,8 @@
 A source is a CSV or Excel export of another tool, or vCards: a .vcf file, a folder of them or
 a zip of them. A CSV's encoding is found (UTF-8 with or without a byte-order mark, UTF-16 as
 Excel writes "Unicode text", else the one-byte code page whose words it holds: Windows-1252 as
-Outlook writes CSV in the West; Windows-1251, KOI8-R or Mac-Cyrillic in Russian; codepages.py),
-and so is its delimiter. A file whose headers are
+Outlook writes CSV in the West; Windows-1251, KOI8-R, KOI8-U or Mac-Cyrillic in Russian and
+Ukrainian; codepages.py), and so is its delimiter. A file whose headers are
 a known application's export is read as that application writes it (presets.py); any other
 file gets the mapping guessed from its headers.
 
@@ -193,8 +193,8 @@ def decode(data: bytes, place: str) -> str:
             )
         return text
     raise CrmbookError(
-        f"{place}: cannot read the text (not UTF-8, UTF-16, Windows-1252, Windows-1251, KOI8-R "
-        "or Mac-Cyrillic); save it as UTF-8 CSV"
+        f"{place}: cannot read the text (not UTF-8, UTF-16, Windows-1252, Windows-1251, KOI8-R, "
+        "KOI8-U or Mac-Cyrillic); save it as UTF-8 CSV"
     )
 
 
