@@ -144,6 +144,26 @@ CASES = [
         },
     ),
     (
+        "outlook-ru.csv",
+        "Outlook CSV (Russian)",
+        {
+            "Сергей Викторович Иванов": {
+                "email": "s.ivanov@romashka.ru",
+                "other_emails": "sergey.ivanov@mail.ru",
+                "phone": "+7 916 123-45-67",
+                "other_phones": "+7 (495) 587-08-02 (work)",
+                "company": 'ООО "Ромашка"',
+                "job_title": "Генеральный директор",
+                "birthday": day("1978-04-12"),
+                "city": "Москва",
+                "country": "Россия",
+                "tags": "Клиенты, VIP",
+                "notes": "Постоянный клиент, звонить после обеда",
+            },
+            "Ярослава Жукова": {"birthday": pd.NaT, "city": "Нижний Новгород"},
+        },
+    ),
+    (
         "thunderbird.csv",
         "Thunderbird address book CSV",
         {

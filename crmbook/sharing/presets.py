@@ -10,8 +10,9 @@ Where the header lists come from (public samples and documentation):
   and the current one ("First Name", "Labels", "E-mail 1 - Label"): the headers Google writes,
   as published in open-source importers and exporters of Google CSV.
 - Outlook: the English headers of Microsoft's "Create or edit .csv files to import into
-  Outlook"; German, Dutch and Italian as Outlook writes them in those languages (samples in
-  Open-Xchange's Outlook importer tests and public Outlook-CSV converters).
+  Outlook"; German, Dutch, Italian and Russian as Outlook writes them in those languages
+  (samples in Open-Xchange's Outlook importer tests, public Outlook-CSV converters and, for
+  Russian, a public Exchange contacts exporter that writes Outlook's Windows-1251 file).
 - Thunderbird: the header of its address book "Export... > Comma separated" (English build).
 - HubSpot: the "Export contacts" file ("Record ID", "Lifecycle Stage", "Create Date").
 - Mailchimp: the audience export, a file per status (subscribed, unsubscribed, cleaned).
@@ -288,6 +289,34 @@ OUTLOOK_ITALIAN = _outlook(
     order="dmy",
     date_format="%d/%m/%Y",
 )
+OUTLOOK_RUSSIAN = _outlook(  # its "other address" headers have two spaces, as Outlook writes them
+    "Russian",
+    names=("Имя", "Отчество", "Фамилия"),
+    company="Организация",
+    job_title="Должность",
+    emails=("Адрес эл. почты", "Адрес 2 эл. почты", "Адрес 3 эл. почты"),
+    phones=(
+        ("Основной телефон", ""),
+        ("Телефон переносной", "mobile"),
+        ("Рабочий телефон", "work"),
+        ("Домашний телефон", "home"),
+        ("Другой телефон", "other"),
+        ("Телефон раб. 2", "work"),
+        ("Телефон дом. 2", "home"),
+        ("Основной телефон организации", "work"),
+    ),
+    cities=("Город (раб. адрес)", "Город (дом. адрес)", "Город  (другой адрес)"),
+    countries=(
+        "Страна или регион (раб. адрес)",
+        "Страна или регион (дом. адрес)",
+        "Страна или регион  (другой адрес)",
+    ),
+    birthday="День рождения",
+    categories=("Категории",),
+    notes=("Заметки",),
+    order="dmy",
+    date_format="%d.%m.%Y",
+)
 THUNDERBIRD = Preset(
     "Thunderbird address book CSV",
     signature=("Display Name", "Primary Email", "Birth Year"),
@@ -368,6 +397,7 @@ PRESETS: tuple[Preset, ...] = (
     OUTLOOK_GERMAN,
     OUTLOOK_DUTCH,
     OUTLOOK_ITALIAN,
+    OUTLOOK_RUSSIAN,
     THUNDERBIRD,
     HUBSPOT,
     MAILCHIMP,
