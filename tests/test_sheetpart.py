@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from python_calamine import CalamineWorkbook
 
 import crmbook
+from crmbook.io import sheetpart
 from crmbook.io.package import Package
 from crmbook.io.writer import SheetChange, write_workbook
 
@@ -133,6 +134,43 @@ def test_scattered_updates_rendered_together_keep_order_rows_and_own_styles(
     assert [r[7] for r in rows[1:]] == held["city"].tolist()
     assert openpyxl.load_workbook(path)["Customers"]["H6"].font.bold
     assert openpyxl.load_workbook(path)["Customers"]["H6"].value == "Город 1"
+
+
+def test_a_column_of_your_own_filled_for_a_few_records_keeps_the_other_rows(
+    tmp_path: Path, monkeypatch
+):
+    """An import adds its own columns and fills them for the records it matched: only those
+    are rendered again, the other records' rows are kept as they are (a new empty cell is
+    not written). Rendering every row made a 20,000-contact import's save three times
+    slower."""
+    path = tmp_path / "crm.xlsx"
+    ids = shop(path, 8)
+    before = sheet_xml(path)
+    book = crmbook.open(path, user=USER)
+    book.customers.add_column("Должность")
+    book.customers.update_many({ids[1]: {"Должность": "Директор"}, ids[6]: {"city": "Rome"}})
+    rendered = []
+    real = sheetpart.render_rows
+
+    def render_rows(frame, numbers, *args):
+        rendered.extend(k for k in frame.iloc[:, 0] if str(k) in ids)  # the Customers rows
+        return real(frame, numbers, *args)
+
+    monkeypatch.setattr(sheetpart, "render_rows", render_rows)
+    book.save(backups=0)
+    assert rendered == [ids[1], ids[6]]
+    after = sheet_xml(path)
+    for position in (0, 2, 3, 4, 5, 7):
+        assert row_xml(after, position + 2) == row_xml(before, position + 2), ids[position]
+    assert "Директор".encode() in row_xml(after, 3)
+    sheet = openpyxl.load_workbook(path)["Customers"]
+    assert sheet["V1"].value == "Должность" and sheet["V3"].value == "Директор"
+    assert sheet["V2"].value is None and sheet["H8"].value == "Rome"
+    assert sheet.tables["Customers"].ref == "A1:V9"
+    rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Customers").to_python()
+    assert [r[21] for r in rows] == ["Должность", "", "Директор", "", "", "", "", "", ""]
+    again = crmbook.open(path).customers.df.set_index("id")
+    assert again.loc[ids[1], "Должность"] == "Директор" and again["Должность"].notna().sum() == 1
 
 
 # ---------------------------------------------------------------- random edits

@@ -19,6 +19,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from crmbook.errors import CrmbookError
@@ -397,10 +398,24 @@ def _streamed(pkg: Package, part: str, change: SheetChange, formats: CellFormats
         formats,
         first,
         max(last, last_kept),
-        Runs.of(pkg.stamp(part)) is not None and not change.added_columns,
+        Runs.of(pkg.stamp(part)) is not None and _kept_rows_lack_nothing(change),
         styles,
         monotonic,
     )
+
+
+def _kept_rows_lack_nothing(change: SheetChange) -> bool:
+    """Whether no record kept as it was has a value in a column new to the sheet: an
+    import's own columns are filled only for the records it changed (the stored rows of the
+    others are right as they are, new empty cells are not written), an upgrade's defaults
+    may fill every record (then every row is rendered again)."""
+    if not change.added_columns:
+        return True
+    if change.unchanged is None:
+        return False
+    added = change.frame.iloc[:, -len(change.added_columns) :]
+    kept = added[np.asarray(change.unchanged, dtype=bool)]
+    return not (kept.notna() & (kept.astype(object) != "")).to_numpy().any()
 
 
 def _check_rows(last: int) -> None:
