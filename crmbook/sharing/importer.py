@@ -391,15 +391,17 @@ def apply_import(
     fields = list(dict.fromkeys([*fields, *plan.keep]))
     tags = [f for f in fields if sheet.has(f) and sheet.field(f).type == "tags"]
     records = table.df.drop_duplicates(sheet.key).set_index(sheet.key, drop=False)
-    changes: dict[str, dict[str, object]] = {}  # all applied at once: update_many
     updates = plan.updates
-    for done, (_, r) in enumerate(updates.iterrows()):
+    # plain dicts, read once: a pandas row lookup per matched record took seconds at 10,000
+    matched = records.loc[list(dict.fromkeys(updates["match"]))].to_dict("index")
+    changes: dict[str, dict[str, object]] = {}  # all applied at once: update_many
+    for done, r in enumerate(updates.to_dict("records")):
         progress("Comparing matched records", done, len(updates))
         key = r["match"]
         values = {f: r[f] for f in fields if f != sheet.key and not missing(r[f])}
         if r[NAMED_FROM_EMAIL]:
             values.pop("name", None)
-        current = {**records.loc[key].to_dict(), **changes.get(key, {})}
+        current = {**matched[key], **changes.get(key, {})}
         for name in tags:  # tags from the source are added to the customer's own
             if name in values:
                 values[name] = _joined_tags(current.get(name), values[name])
@@ -424,7 +426,7 @@ def apply_import(
         progress("Adding new records", 0, len(new))
     rows = [
         {f: (None if missing(r[f]) else r[f]) for f in fields if f != "id" or not sheet.id_prefix}
-        for _, r in new.iterrows()
+        for r in new.to_dict("records")
     ]
     added = table.add_many(rows) if rows else []
     if len(new):
