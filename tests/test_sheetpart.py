@@ -173,6 +173,42 @@ def test_a_column_of_your_own_filled_for_a_few_records_keeps_the_other_rows(
     assert again.loc[ids[1], "Должность"] == "Директор" and again["Должность"].notna().sum() == 1
 
 
+def test_a_formula_typed_in_excel_never_points_at_another_row_after_a_deletion(tmp_path: Path):
+    """Formulas typed by hand in a column of one's own, then a record added (crmbook appends
+    to Excel's rows and stamps the part), then the first record deleted: a row moved up
+    keeps no formula whose references stayed behind (it read the next customer's name)."""
+    path = tmp_path / "crm.xlsx"
+    ids = shop(path, 5)
+    by_hand = openpyxl.load_workbook(path)
+    sheet = by_hand["Customers"]
+    sheet["V1"] = "Greeting"
+    for row in range(2, 7):
+        sheet[f"V{row}"] = f'=B{row}&"!"'
+    by_hand.save(path)
+    for change in ("add", "delete"):
+        book = crmbook.open(path, user=USER)
+        if change == "add":
+            book.customers.add(name="Новый", city="Rome")
+        else:
+            book.customers.delete(ids[0])
+        book.save(backups=0)
+    sheet = openpyxl.load_workbook(path)["Customers"]
+    for row in range(2, sheet.max_row + 1):
+        greeting = sheet[f"V{row}"].value
+        assert not (isinstance(greeting, str) and greeting.startswith("=")) or (
+            f"B{row}&" in greeting
+        ), (row, greeting)
+    assert [sheet[f"B{row}"].value for row in range(2, 7)] == [
+        "Customer 1",
+        "Customer 2",
+        "Customer 3",
+        "Customer 4",
+        "Новый",
+    ]
+    rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Customers").to_python()
+    assert [r[0] for r in rows[1:]] == [*ids[1:], "C-000006"]
+
+
 # ---------------------------------------------------------------- random edits
 
 _edit = st.one_of(

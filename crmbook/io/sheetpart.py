@@ -25,15 +25,18 @@ import pandas as pd
 from crmbook.errors import CrmbookError
 from crmbook.excel_limits import MAX_ROWS
 from crmbook.io.appendable import AppendablePart, Run, Runs, crc32_combine, read_run
-from crmbook.io.cells import column_letter, column_number, escape, render_rows
+from crmbook.io.cells import escape, render_rows
 from crmbook.io.package import MAIN_NS, Package
+from crmbook.io.refs import column_letter, column_number
 from crmbook.io.rows import SheetStream, last_row_number, renumbered
+from crmbook.values import missing_mask
 
 _ROW_CLOSE = re.compile(rb"</(?:\w+:)?row>")
 _DIMENSION = re.compile(rb'(<(?:\w+:)?dimension\s+ref=")([^"]*)(")')
 _ROW_NUMBER = re.compile(rb'<(?:\w+:)?row\b[^>]*?\br="(\d+)"')
 _COL = re.compile(rb"<(?:\w+:)?col\b([^>]*)/?>")
 _ATTR = re.compile(rb'(\w+)="([^"]*)"')
+_FORMULA = re.compile(rb"<(?:\w+:)?f[\s>/]")
 _CELL_STYLE = re.compile(rb'<(?:\w+:)?c\b[^>]*?\br="([A-Z]{1,3})(\d+)"[^>]*?\bs="(\d+)"')
 # Built-in number formats Excel shows as dates, with the East Asian ones openpyxl does not list.
 _DATE_FORMAT_IDS = {*range(14, 23), *range(27, 37), *range(45, 48), *range(50, 59)}
@@ -321,7 +324,7 @@ class _Streamed:
             if source is not None and source == source and own_styles_of is None:
                 at = _advance(stored, at, int(source))
                 row = at[1] if at is not None and at[0] == int(source) else None
-            if unchanged is not None and unchanged[i] and row is not None:
+            if unchanged is not None and unchanged[i] and _keepable(row):
                 target = self.first + i
                 run.append(row if int(source) == target else renumbered(row, target))
             else:
@@ -360,6 +363,14 @@ class _Streamed:
                 if own:
                     found[number] = own
         return found
+
+
+def _keepable(row: bytes | None) -> bool:
+    """Whether a stored row can be copied as it is: not a row with a formula, which a row
+    typed in Excel may hold (a stamped part can still hold Excel's rows when crmbook only
+    appended to it): its references would not move with the row, and a shared formula's
+    other cells would lose it if its first cell were rendered. crmbook's own rows hold none."""
+    return row is not None and (b"<f" not in row or not _FORMULA.search(row))
 
 
 def _chain(first, rest) -> Iterator[tuple[int, bytes]]:
@@ -415,7 +426,7 @@ def _kept_rows_lack_nothing(change: SheetChange) -> bool:
         return False
     added = change.frame.iloc[:, -len(change.added_columns) :]
     kept = added[np.asarray(change.unchanged, dtype=bool)]
-    return not (kept.notna() & (kept.astype(object) != "")).to_numpy().any()
+    return all(missing_mask(kept.iloc[:, i]).all() for i in range(kept.shape[1]))
 
 
 def _check_rows(last: int) -> None:
