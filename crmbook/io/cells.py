@@ -13,6 +13,8 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import pandas as pd
 
+from crmbook.io.refs import column_letter
+
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 # Excel has no dates before 1900 and counts a 29 February 1900 that never was,
 # so its serial numbers before 1 March 1900 (serial 61) are one day off.
@@ -22,24 +24,6 @@ LEAP_BUG_END = pd.Timestamp("1900-03-01")
 # and the underscore of text that itself looks like an escape ("_x0041_") are escaped.
 _NEEDS_ESCAPE = re.compile(r"[&<>\x00-\x08\x0b\x0c\r\x0e-\x1f\ufffe\uffff]|_x[0-9A-Fa-f]{4}_")
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\r\x0e-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
-
-
-def column_letter(number: int) -> str:
-    """Excel's letters of a column: 1 -> A, 27 -> AA (openpyxl's get_column_letter, without
-    importing openpyxl on every open)."""
-    letters = ""
-    while number > 0:
-        number, rest = divmod(number - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
-
-
-def column_number(letters: str) -> int:
-    """The column of Excel's letters: A -> 1, AA -> 27."""
-    number = 0
-    for letter in letters.upper():
-        number = number * 26 + ord(letter) - 64
-    return number
 
 
 def escape(text: str) -> str:

@@ -23,6 +23,7 @@ from xml.etree import ElementTree
 from lxml import etree
 
 from crmbook.errors import NotAWorkbookError, UnsafeWorkbookError
+from crmbook.io.refs import column_letter, column_number
 from crmbook.io.safety import BACKUP_FOLDER
 
 # What damaged bytes raise from the readers of parts (the zip, its deflate streams, the XML).
@@ -135,7 +136,7 @@ def check_sheet_extent(path: Path, z: zipfile.ZipFile, info: zipfile.ZipInfo, sh
         return
     far_row, far_column = _farthest_value(path, z, info)
     if far_row * far_column > MAX_CELLS:
-        cell = f"{_letters(far_column)}{far_row}"
+        cell = f"{column_letter(far_column)}{far_row}"
         raise NotAWorkbookError(
             f"{Path(path).name}: the sheet {sheet!r} has a value in cell {cell}, so its grid "
             f"spans {far_row * far_column:,} cells, more than crmbook reads "
@@ -199,7 +200,7 @@ def _farthest_value(path: Path, z: zipfile.ZipFile, info: zipfile.ZipInfo) -> tu
             text = tail + chunk
             for letters, row in _CELL_WITH_VALUE.findall(text):
                 far_row = max(far_row, int(row))
-                far_column = max(far_column, _column_number(letters.decode()))
+                far_column = max(far_column, column_number(letters.decode()))
             tail = text[-512:]
     return far_row, far_column
 
@@ -210,20 +211,5 @@ def _cells(ref: str) -> int:
     if not corners or not all(corners):
         return MAX_CELLS + 1
     rows = [int(c.group(2)) for c in corners]
-    columns = [_column_number(c.group(1)) for c in corners]
+    columns = [column_number(c.group(1)) for c in corners]
     return (max(rows) - min(rows) + 1) * (max(columns) - min(columns) + 1)
-
-
-def _column_number(letters: str) -> int:
-    number = 0
-    for letter in letters:
-        number = number * 26 + ord(letter) - 64
-    return number
-
-
-def _letters(number: int) -> str:
-    letters = ""
-    while number:
-        number, rest = divmod(number - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters

@@ -26,8 +26,9 @@ from crmbook.excel_limits import (
     sheet_name_problem,
     too_long,
 )
-from crmbook.io.cells import column_letter, render_rows
+from crmbook.io.cells import render_rows
 from crmbook.io.package import MAIN_NS, PKG_REL_NS, REL_NS, Package
+from crmbook.io.refs import column_letter
 
 CT_NS = "http://schemas.openxmlformats.org/package/2006/content-types"
 WORKSHEET_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"

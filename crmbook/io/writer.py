@@ -18,9 +18,9 @@ from pathlib import Path
 from lxml import etree
 
 from crmbook.errors import CrmbookError
-from crmbook.io.cells import column_letter, column_number
 from crmbook.io.newsheet import NewSheet, plan_new_sheets
 from crmbook.io.package import MAIN_NS, Package, parse_xml
+from crmbook.io.refs import column_letter, column_number
 from crmbook.io.sheetpart import CellFormats, SheetChange, level, plan_sheet
 from crmbook.io.stamp import carried
 
