@@ -33,6 +33,24 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
+def test_a_cache_folder_given_by_hand_keeps_what_else_it_holds(cache, tmp_path, monkeypatch):
+    """CRMBOOK_CACHE_DIR may name a folder with other files, .arrow ones too: the cache's
+    eviction and an erasure touch only the folders and entries crmbook named."""
+    mine = cache / "my-data" / "important.arrow"
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(b"the user's own")
+    (cache / "notes.arrow").write_bytes(b"also the user's")
+    monkeypatch.setenv("CRMBOOK_CACHE_MB", "0")  # every entry evicted at once
+    path = tmp_path / "crm.xlsx"
+    book = crmbook.create(path)
+    book.customers.add(name="Anna")
+    book.save(backups=0)
+    assert crmbook.open(path).customers.df["name"].tolist() == ["Anna"]  # cached, evicted
+    crmbook.open(path).drop_cache()
+    assert mine.read_bytes() == b"the user's own"
+    assert (cache / "notes.arrow").read_bytes() == b"also the user's"
+
+
 @pytest.fixture
 def parsed(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The names of the sheets whose XML is parsed, in order."""

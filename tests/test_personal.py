@@ -205,3 +205,20 @@ def test_erase_leaves_nothing_of_the_person_in_the_cache(tmp_path, monkeypatch):
     assert traces() == []
     read_every_sheet()  # what is cached again is the erased book
     assert traces() == []
+
+
+def test_an_erase_with_the_cache_turned_off_still_empties_it(tmp_path, monkeypatch):
+    """The cache filled by an earlier run, the erasure run with --no-cache: the person's
+    cached values go all the same."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("CRMBOOK_CACHE_DIR", str(cache))
+    monkeypatch.delenv("CRMBOOK_NO_CACHE", raising=False)  # --no-cache sets it: undone after
+    path, anna, _ = _book(tmp_path)
+    book = crmbook.open(path)
+    frames = [book.table(s.name).df for s in crmbook.SCHEMA.entities]  # parsed and cached
+    assert "Anna Schmidt" in frames[0]["name"].tolist()
+    book.close()
+    assert any(b"Anna Schmidt" in p.read_bytes() for p in cache.rglob("*") if p.is_file())
+    result = CliRunner().invoke(main, ["--no-cache", "person", "erase", str(path), anna, "--yes"])
+    assert result.exit_code == 0, result.output
+    assert not [p for p in cache.rglob("*") if p.is_file() and b"Anna" in p.read_bytes()]

@@ -21,6 +21,7 @@ import hashlib
 import json
 import mmap
 import os
+import re
 import shutil
 import stat
 import struct
@@ -36,6 +37,9 @@ CACHE_MB = "CRMBOOK_CACHE_MB"
 DEFAULT_MB = 2048
 KEEP_PER_SHEET = 2  # versions of one sheet kept (a book and its copy opened in turn)
 SUFFIX = ".arrow"
+# The names crmbook gives a book's folder and its entries (see SheetCache._path).
+_BOOK_FOLDER = re.compile(r"[0-9a-f]{16}")
+_ENTRY = re.compile(r"[0-9a-f]{12}\.[0-9a-f]{24}\.[0-9a-f]{16}" + re.escape(SUFFIX))
 # After the Arrow file: its CRC-32 and length, then this mark.
 _TRAILER = struct.Struct("<IQ8s")
 _MARK = b"crmbook1"
@@ -85,6 +89,12 @@ class SheetCache:
         """The cache of the book with this identity; None when off or unusable here."""
         if not enabled():
             return None
+        return cls.anyway(book)
+
+    @classmethod
+    def anyway(cls, book: str) -> SheetCache | None:
+        """The cache of the book even while caching is off (an erasure must empty what an
+        earlier run stored); None when unusable here."""
         root = cache_root()
         try:
             _private_folder(root)
@@ -157,12 +167,13 @@ class SheetCache:
         self._evict(sheet)
 
     def drop(self) -> None:
-        """Remove every entry of this book (after an erasure nothing of it may stay here)."""
+        """Remove every entry of this book (after an erasure nothing of it may stay here);
+        OSError when one cannot be removed."""
         self._checked.clear()
         if self.folder.is_symlink():
             self.folder.unlink()
         elif self.folder.exists():
-            shutil.rmtree(self.folder, ignore_errors=True)
+            shutil.rmtree(self.folder)
 
     def _path(self, sheet: str, key: str, variant: str) -> Path:
         """sheet.key.variant.arrow, each a hash ('*' for any variant)."""
@@ -195,8 +206,14 @@ def _limit_bytes() -> int:
 
 
 def _folders(root: Path) -> list[Path]:
+    """The books' folders: only names crmbook gives (CRMBOOK_CACHE_DIR may name a folder
+    that holds other things too, which are never touched)."""
     try:
-        return [p for p in root.iterdir() if p.is_dir() and not p.is_symlink()]
+        return [
+            p
+            for p in root.iterdir()
+            if _BOOK_FOLDER.fullmatch(p.name) and p.is_dir() and not p.is_symlink()
+        ]
     except OSError:
         return []
 
@@ -213,7 +230,7 @@ def _entries(folder: Path) -> list[tuple[Path, float, int]]:
             st = path.lstat()
         except OSError:
             continue
-        if path.name.endswith(SUFFIX) and stat.S_ISREG(st.st_mode):
+        if _ENTRY.fullmatch(path.name) and stat.S_ISREG(st.st_mode):
             out.append((path, st.st_mtime, st.st_size))
     return out
 

@@ -262,9 +262,17 @@ class WorkbookStorage(Storage):
 
     def drop_cache(self) -> None:
         for scope in ("path", "book"):
-            cache = self._caches.get(scope) or SheetCache.of_book(self._identity(scope))
-            if cache is not None:
+            cache = self._caches.get(scope) or SheetCache.anyway(self._identity(scope))
+            if cache is None:
+                continue
+            try:
                 cache.drop()
+            except OSError as error:
+                raise CrmbookError(
+                    f"{self._path.name}: its cached copies in {cache.folder} could not be "
+                    f"removed ({error}); close other programs using them and delete that "
+                    "folder by hand"
+                ) from error
 
     def columns(self, name: str) -> list[str]:
         return list(self._layout(name)[0])
