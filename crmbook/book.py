@@ -21,7 +21,6 @@ import getpass
 import hashlib
 import json
 import os
-import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -105,11 +104,6 @@ BULK_LOG_THRESHOLD = 100
 
 def format_id(prefix: str, number: int) -> str:
     return f"{prefix}-{number:06d}"
-
-
-def id_number(record_id: str) -> int:
-    match = re.search(r"(\d+)$", record_id)
-    return int(match.group(1)) if match else 0
 
 
 class Table:
@@ -883,11 +877,7 @@ class Book:
         if number is not None:
             self.bump_counter(sheet.name, number)
 
-    def _assign_ids(
-        self, sheet: Sheet, given: pd.Series | None, n: int, existing: pd.Series | None = None
-    ) -> list[str]:
-        if existing is not None:
-            self._bump_counter(sheet, existing)
+    def _assign_ids(self, sheet: Sheet, given: pd.Series | None, n: int) -> list[str]:
         if given is not None and given.notna().all():
             self._bump_counter(sheet, given)
             return given.tolist()

@@ -160,12 +160,6 @@ class Words:
     def value(self, name: str) -> str:
         return self._pick(VALUES, name)
 
-    def value_names(self) -> dict[str, str]:
-        """This language's dropdown label (lower case) -> internal value."""
-        if self.lang == "en":
-            return {}
-        return {self.value(v).lower(): v for v in VALUES}
-
 
 # The words that mean yes and no in a yes/no cell, a segment rule or an imported file: the
 # languages above, and those people write to us in (French, Spanish, Russian, Hebrew).

@@ -170,3 +170,31 @@ def test_every_sheet_name_crmbook_writes_is_one_excel_accepts():
         labels = words(lang)
         for name in (*(s.name for s in SCHEMA.sheets), SCHEMA.lists_sheet, SCHEMA.meta_sheet):
             assert sheet_name_problem(labels.sheet(name)) is None, (lang, name)
+
+
+def test_adding_one_by_one_to_a_book_excel_saved_reads_its_ids_once(tmp_path, monkeypatch):
+    """The row limit and the next id both need the ids stored in a sheet Excel saved last
+    (no stamp of crmbook's): they are read once, not again for every record added."""
+    from crmbook.io.reader import Reader
+
+    monkeypatch.setenv("CRMBOOK_NO_CACHE", "1")
+    path = tmp_path / "crm.xlsx"
+    book = crmbook.create(path)
+    book.customers.add_many([{"name": f"Клиент {i}"} for i in range(5)])
+    book.save(backups=0)
+    openpyxl.load_workbook(path).save(path)  # Excel's part now
+    read: list[str] = []
+    real = Reader.column
+
+    def column(self, sheet, *args, **kwargs):
+        read.append(sheet)
+        return real(self, sheet, *args, **kwargs)
+
+    monkeypatch.setattr(Reader, "column", column)
+    book = crmbook.open(path)
+    added = [book.customers.add(name=f"Новый {i}") for i in range(5)]
+    assert read.count("Customers") == 1
+    book.save(backups=0)
+    ids = CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Customers").to_python()
+    assert [r[0] for r in ids[1:]] == [f"C-{n:06d}" for n in range(1, 11)]
+    assert added == [f"C-{n:06d}" for n in range(6, 11)]

@@ -329,19 +329,6 @@ class SaveState:
         here = [g for g in self.generations.values() if g.here]
         return here[-1].id if here else None
 
-    def ancestors(self, gen: str) -> set[str]:
-        """`gen` and every generation it follows, as far as this copy knows them."""
-        seen, todo = set(), [gen]
-        while todo:
-            current = todo.pop()
-            if current in seen:
-                continue
-            seen.add(current)
-            known = self.generations.get(current)
-            if known is not None:
-                todo.extend(known.parents)
-        return seen
-
     def holds(self, gen: str) -> bool:
         """Whether this copy can tell the state at `gen` (it made that generation)."""
         known = self.generations.get(gen)

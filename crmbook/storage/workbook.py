@@ -107,6 +107,7 @@ class WorkbookStorage(Storage):
         self._open: Reader | None = None
         # The highest id number on each sheet as stored, where known (see top_id()).
         self._top_ids: dict[str, int | None] = {}
+        self._keys: dict[str, np.ndarray] = {}  # the stored keys read, until the file changes
         self._open_reader()
 
     def __repr__(self) -> str:
@@ -118,6 +119,7 @@ class WorkbookStorage(Storage):
 
     def _open_reader(self) -> None:
         self._close_reader()
+        self._keys = {}
         with Package(self._path) as pkg:
             actual = list(pkg.sheets)
             parts = {name: sheet.part for name, sheet in pkg.sheets.items()}
@@ -278,6 +280,13 @@ class WorkbookStorage(Storage):
         return list(self._layout(name)[0])
 
     def keys(self, name: str) -> np.ndarray:
+        """The keys stored in a sheet, read once while the file stays as it is (each add
+        asks for them: the row limit and the highest id)."""
+        if name not in self._keys:
+            self._keys[name] = self._stored_keys(name)
+        return self._keys[name]
+
+    def _stored_keys(self, name: str) -> np.ndarray:
         sheet = self.schema.sheet(name)
         if name not in self._names:
             return np.array([], dtype=object)
@@ -375,6 +384,7 @@ class WorkbookStorage(Storage):
         still_ours()  # fail fast, before the work of writing
         if self._path.exists() and FileState.of(self._path) != self.state:
             self._open_reader()  # forced over a newer file: read its layout, not the old one's
+            self._top_ids = {}  # and its ids
         meta = self.meta_after(changes)
         if changes.upgrade is not None:
             meta["schema_version"] = self.schema.version
