@@ -21,6 +21,7 @@ import pandas as pd
 from crmbook.errors import CrmbookError
 from crmbook.io.safety import Temporary
 from crmbook.schema import SCHEMA
+from crmbook.storage import is_database_url
 
 OWNERS = ("Anna Schmidt", "Daniel Levi", "Maria Rossi", "Tom Becker")
 _OWNER_SHARE = (0.35, 0.3, 0.2, 0.15)
@@ -1186,30 +1187,38 @@ def build_demo_book(
     today: dt.date,
     overwrite: bool = False,
 ):
-    """Write the demo business into a new workbook at `path` and return the open Book.
+    """Write the demo business into a new workbook at `path` (or a database URL) and return
+    the open Book.
 
-    The book is built in a temporary folder and moved in place only when complete, so a
+    A workbook is built in a temporary folder and moved in place only when complete, so a
     build cut short (Ctrl+C, a kill, a full disk) never leaves a half-built book under `path`.
     """
     from crmbook.book import create
     from crmbook.book import open as open_book
 
+    data = generate_demo(customers, interactions, seed, today=today)
+    if is_database_url(path):  # a database takes the records in one transaction per save
+        return _filled(create(path, overwrite=overwrite, user="demo"), data)
     path = Path(path)
     if path.exists() and not overwrite:
         raise CrmbookError(f"{path} already exists; choose another name or delete it first")
-    data = generate_demo(customers, interactions, seed, today=today)
     with tempfile.TemporaryDirectory(prefix="crmbook-demo-") as folder:
-        book = create(Path(folder) / path.name, user="demo")
-        book.set_list("owner", data.owners)
-        for sheet in SCHEMA.reference_order():  # referenced records first
-            book.table(sheet.name).add_many(data.frames[sheet.name], keep_ids=True)
-        book.save(backups=0)
+        book = _filled(create(Path(folder) / path.name, user="demo"), data)
         book.close()
         path.parent.mkdir(parents=True, exist_ok=True)
         with Temporary(path) as staged:  # held while copied: never taken for a leftover
             shutil.copyfile(book.path, staged.path)
             os.replace(staged.path, path)
     return open_book(path, user="demo")
+
+
+def _filled(book, data: DemoData):
+    """The book with the demo business in it, saved."""
+    book.set_list("owner", data.owners)
+    for sheet in SCHEMA.reference_order():  # referenced records first
+        book.table(sheet.name).add_many(data.frames[sheet.name], keep_ids=True)
+    book.save(backups=0)
+    return book
 
 
 DEMO_SENDER = "Horizon Travel <office@horizon-travel.example>"

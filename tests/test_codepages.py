@@ -52,3 +52,12 @@ def test_one_western_contact_still_reads_as_windows_1252(code):
 
 def test_text_without_letters_beyond_ascii_is_read_as_windows_1252():
     assert guess_code_page(b"Name;Email\nAnna;anna@example.com\n") == "cp1252"
+
+
+def test_a_long_export_of_plain_lines_is_told_quickly_and_rightly():
+    """Thousands of long plain-ASCII lines (Outlook writes 92 columns) before one accented
+    one: the lines with high bytes are found from each line's start (scanning from every
+    byte took minutes at 2,400 bytes a line)."""
+    plain = ("x" * 2400 + "\n") * 4000
+    data = (plain + "Zoë Ørsted;København\n").encode("cp1252")
+    assert data.decode(guess_code_page(data)).endswith("Zoë Ørsted;København\n")

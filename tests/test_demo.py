@@ -249,3 +249,20 @@ def test_a_demo_build_killed_half_way_leaves_nothing_under_its_name(tmp_path) ->
     assert not folder.exists() or not list(folder.iterdir())
     subprocess.run([*argv, "--customers", "30"], env=env, check=True, capture_output=True)
     assert (folder / "shop.xlsx").exists()  # the next run builds it without --force
+
+
+def test_the_demo_goes_into_a_sqlite_database_named_by_its_url(tmp_path) -> None:
+    """`crmbook demo sqlite:///shop.db` writes the business into the database (a workbook
+    build in a temporary folder took the URL for a file name)."""
+    from click.testing import CliRunner
+
+    import crmbook
+    from crmbook.cli import main
+
+    url = f"sqlite:///{tmp_path / 'shop.db'}"
+    args = ["demo", url, "--customers", "40", "--today", "2026-06-01"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    book = crmbook.open(url)
+    assert len(book.customers.df) == 40 and len(book.interactions.df) == 200
+    assert not list(tmp_path.glob("*.xlsx"))

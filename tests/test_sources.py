@@ -194,6 +194,22 @@ def test_a_delimiter_at_the_end_of_every_row_is_read(tmp_path):
     assert customers["email"].tolist() == ["anna@example.com", "bob@example.com"]
 
 
+def test_a_byte_the_files_code_page_has_no_character_for_is_named_with_its_line(tmp_path):
+    """2,100 Russian contacts in Windows-1251, then a damaged byte it has no character for:
+    the line and byte are named and nothing is written (the guess looks at the first lines
+    only; the file read in the Western code page would have garbled every name)."""
+    source = tmp_path / "contacts.csv"
+    rows = "".join(f"Сергей Иванов {n};s{n}@example.ru\n" for n in range(2100))
+    source.write_bytes(("Имя;Email\n" + rows).encode("cp1251") + b"\x98;x@example.ru\n")
+    result, unchanged = _import(tmp_path, source)
+    assert result.exit_code == 2 and unchanged
+    assert result.output == (
+        "error: contacts.csv, line 2102: byte 0x98 is no character in Windows-1251, the code page "
+        "the rest of the file is written in (a damaged or pasted character?); delete it "
+        "there, or save the file as UTF-8 CSV\n"
+    )
+
+
 def test_values_past_the_last_header_are_named_with_their_line(tmp_path):
     """Found by test_fuzz.py: such a row used to turn its first values into pandas' index."""
     source = tmp_path / "contacts.csv"

@@ -20,9 +20,17 @@ from itertools import islice
 
 # In order of preference when the words cannot tell (text with no letters beyond ASCII).
 CODE_PAGES = ("cp1252", "cp1251", "koi8-r", "koi8-u", "mac-cyrillic")
+NAMES = {  # as people know them
+    "cp1252": "Windows-1252",
+    "cp1251": "Windows-1251",
+    "koi8-r": "KOI8-R",
+    "koi8-u": "KOI8-U",
+    "mac-cyrillic": "Mac-Cyrillic",
+}
 # Enough lines with letters beyond ASCII to decide; the rest of a big file is not looked at.
 SAMPLE_LINES = 2000
-_WITH_HIGH_BYTES = re.compile(rb"[^\n]*[\x80-\xff][^\n]*")
+# Anchored at a line's start: unanchored, every plain line was scanned from each of its bytes.
+_WITH_HIGH_BYTES = re.compile(rb"^[^\n]*[\x80-\xff][^\n]*", re.M)
 _LETTERS = re.compile(r"[^\W\d_]+")
 # Cyrillic letters of Serbian and Macedonian only: in a Russian export they are another code
 # page's capitals. The most frequent Russian letters break the few remaining ties.

@@ -30,7 +30,7 @@ import pandas as pd
 from crmbook.errors import CrmbookError
 from crmbook.io.package import Package
 from crmbook.schema import Sheet
-from crmbook.sharing.codepages import guess_code_page
+from crmbook.sharing.codepages import NAMES, guess_code_page
 from crmbook.sharing.contacts import contacts_frame
 from crmbook.sharing.importer import JOINED, guess_mapping
 from crmbook.sharing.presets import read_contacts, recognise
@@ -162,6 +162,18 @@ def _read_zip(path: Path) -> Cards:
     return cards
 
 
+def _not_in_code_page(
+    place: str, data: bytes, code: str, error: UnicodeDecodeError
+) -> CrmbookError:
+    line = data.count(b"\n", 0, error.start) + 1
+    byte = data[error.start : error.start + 1].hex()
+    return CrmbookError(
+        f"{place}, line {line}: byte 0x{byte} is no character in {NAMES[code]}, the code "
+        "page the rest of the file is written in (a damaged or pasted character?); delete it "
+        "there, or save the file as UTF-8 CSV"
+    )
+
+
 def decode(data: bytes, place: str) -> str:
     """The text of a file in the encodings contact exports use."""
     if not data.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
@@ -182,9 +194,12 @@ def decode(data: bytes, place: str) -> str:
     else:
         encodings = ["utf-8", None]  # None: the code page its words suggest, when not UTF-8
     for encoding in encodings:
+        code = encoding or guess_code_page(data)
         try:
-            text = data.decode(encoding or guess_code_page(data))
-        except UnicodeDecodeError:
+            text = data.decode(code)
+        except UnicodeDecodeError as error:
+            if encoding is None:  # the code page of its words, but one byte is none of them
+                raise _not_in_code_page(place, data, code, error) from error
             continue
         control = sum(1 for ch in text[:65536] if ord(ch) < 32 and ch not in "\t\r\n")
         if control > max(8, len(text[:65536]) // 100):

@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from crmbook.io.reader import RawSheet
 from crmbook.schema import Sheet
-from crmbook.validation import Issue, TypedSheet
+from crmbook.validation import Code, Issue, TypedSheet
 
 FORMAT = 1  # bump when an entry's layout changes
 
@@ -100,7 +100,7 @@ def decode_loaded(table: pa.Table, about: dict, sheet: Sheet) -> LoadedSheet:
         unread[name] = values.rename(about["unread_names"][i])
     rows = frame["rows"].rename(None)
     typed = TypedSheet(sheet, typed_frame, rows, about["layout"], about["header_row"])
-    issues = [Issue(*i[:5], _value(i[5]), *i[6:]) for i in about["issues"]]
+    issues = [Issue(Code(i[0]), *i[1:5], _value(i[5]), *i[6:]) for i in about["issues"]]
     return LoadedSheet(typed, about["header"], issues, unread, about["top_id"])
 
 
